@@ -1,0 +1,283 @@
+"""Rollout storage for REINFORCE: whole episodes, carried across rollouts, bounded in memory."""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.preprocessing import get_action_dim, get_obs_shape
+from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.common.utils import get_device
+
+from sb3_reinforce.common.returns import discounted_returns, gae_advantages
+
+DEFAULT_MAX_STEPS_PER_ENV = 10_000
+
+
+class EpisodeBatch(NamedTuple):
+    """The complete episodes of one rollout, flattened in time-major order."""
+
+    observations: PyTorchObs
+    actions: th.Tensor
+    episode_steps: th.Tensor
+    """Index ``t`` of each transition within its episode (for the optional ``gamma**t`` weight)."""
+    n_episodes: int
+    """Episodes (or cut segments of one) that end in this batch."""
+
+
+class EpisodicRolloutBuffer:
+    """
+    Rollout buffer for Monte-Carlo policy gradients, for plain and ``Dict`` observations.
+
+    A rollout writes at least ``buffer_size`` (the algorithm's ``n_steps``) transitions per env;
+    the algorithm then keeps stepping until every env has finished the episode it was in, so
+    that training uses only complete episodes. An episode still running in an env at the end of a
+    rollout (it started after that env's last episode end) is **carried** into the next rollout,
+    where it is finished and trained on. Every trained episode was therefore collected by the
+    current policy or the one before it.
+
+    Memory is bounded: each env stores at most ``max_steps_per_env`` transitions. When a rollout
+    fills that storage, or an unfinished episode is too long to carry (more than
+    ``max_steps_per_env - buffer_size`` transitions), the episode is **cut**: its stored part is
+    trained as a segment that ends there, bootstrapped with ``V(s)`` of the next state when a
+    critic is used and with 0 otherwise, and the rest of the episode continues as a new segment.
+
+    Time-limit truncations are handled the same way: the return is bootstrapped with
+    ``V(terminal_observation)`` when a critic is used, and with 0 otherwise, i.e. without a critic
+    the return of a truncated episode is the discounted sum of the rewards it collected.
+
+    Storage is time-major ``(max_steps_per_env, n_envs, ...)`` and every env writes the same row
+    at each step. Carried episodes are moved to the front of the arrays, right-aligned so that they
+    end on the same row; the rows in front of a shorter carried episode are unused. Arrays are
+    allocated once with ``np.zeros`` (lazily committed by the OS), so the resident memory is that of
+    the longest rollout seen, at most ``max_steps_per_env`` rows.
+
+    :param buffer_size: Minimum number of transitions per env collected in a rollout (``n_steps``)
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param device: PyTorch device of the tensors that ``get`` returns
+    :param gae_lambda: GAE(lambda) factor of the critic's advantages; 1.0 gives ``G_t - V(s_t)``
+    :param gamma: Discount factor
+    :param n_envs: Number of parallel environments
+    :param max_steps_per_env: Transitions stored per env at most (default:
+        ``max(2 * buffer_size, 10_000)``); episodes longer than this are cut as described above.
+        Must be at least ``buffer_size``; ``max_steps_per_env == buffer_size`` cuts every rollout
+        after ``n_steps`` steps, as A2C does.
+    :param store_bootstrap_observations: Keep the observations after truncations and cuts, whose
+        critic values bootstrap the returns. Set by the algorithm when it trains a critic.
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        gae_lambda: float = 1.0,
+        gamma: float = 0.99,
+        n_envs: int = 1,
+        max_steps_per_env: int | None = None,
+        store_bootstrap_observations: bool = True,
+    ):
+        if max_steps_per_env is None:
+            max_steps_per_env = max(2 * buffer_size, DEFAULT_MAX_STEPS_PER_ENV)
+        if max_steps_per_env < buffer_size:
+            raise ValueError(
+                f"max_steps_per_env={max_steps_per_env} must be at least n_steps={buffer_size}: "
+                "a rollout collects n_steps transitions per env"
+            )
+        self.buffer_size = buffer_size
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.device = get_device(device)
+        self.gae_lambda = gae_lambda
+        self.gamma = gamma
+        self.n_envs = n_envs
+        self.max_steps_per_env = max_steps_per_env
+        self.store_bootstrap_observations = store_bootstrap_observations
+
+        self._obs_spaces: dict[str, spaces.Space]
+        if isinstance(observation_space, spaces.Dict):
+            self._obs_spaces = dict(observation_space.spaces)
+        else:
+            self._obs_spaces = {"": observation_space}
+        self._obs_shapes = {key: get_obs_shape(space) for key, space in self._obs_spaces.items()}
+        self.action_dim = get_action_dim(action_space)
+        discrete_actions = isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete))
+        self._action_dtype = np.int64 if discrete_actions else np.float32
+
+        rows, envs = max_steps_per_env, n_envs
+        self.observations = {
+            key: np.zeros((rows, envs, *shape), dtype=self._obs_spaces[key].dtype) for key, shape in self._obs_shapes.items()
+        }
+        self.actions = np.zeros((rows, envs, self.action_dim), dtype=self._action_dtype)
+        self.rewards = np.zeros((rows, envs), dtype=np.float32)
+        self.episode_ends = np.zeros((rows, envs), dtype=bool)
+        self.episode_steps = np.zeros((rows, envs), dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Discard everything, carried episodes included (call it whenever the envs are reset)."""
+        self.pos = 0
+        self.first_row = np.zeros(self.n_envs, dtype=np.int64)
+        self._next_episode_step = np.zeros(self.n_envs, dtype=np.int64)
+        self._tail_start = np.zeros(self.n_envs, dtype=np.int64)
+        self._bootstrap_rows: list[int] = []
+        self._bootstrap_envs: list[int] = []
+        self._bootstrap_obs: list[np.ndarray | dict[str, np.ndarray]] = []
+        self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
+        self._n_episodes = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether the storage of the envs is exhausted, so the rollout must end."""
+        return self.pos >= self.max_steps_per_env
+
+    @property
+    def n_transitions(self) -> int:
+        """Number of transitions of the complete episodes ready for training."""
+        return int(self._train_mask.sum())
+
+    @property
+    def n_episodes(self) -> int:
+        """Number of episodes (or cut segments of one) ending in the batch ready for training."""
+        return self._n_episodes
+
+    def start_rollout(self) -> None:
+        """Move the episodes carried over from the previous rollout to the front of the storage."""
+        tail_lengths = self.pos - self._tail_start
+        new_pos = int(tail_lengths.max(initial=0))
+        for env in np.flatnonzero(tail_lengths):
+            length, start = int(tail_lengths[env]), int(self._tail_start[env])
+            destination = slice(new_pos - length, new_pos)
+            source = slice(start, start + length)
+            for array in (*self.observations.values(), self.actions, self.rewards, self.episode_ends, self.episode_steps):
+                array[destination, env] = array[source, env]
+        self.first_row = new_pos - tail_lengths
+        self.pos = new_pos
+        self._tail_start = np.full(self.n_envs, new_pos, dtype=np.int64)
+        # Carried episodes have no end yet, so no bootstrap observation refers to them
+        self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs = [], [], []
+        self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
+        self._n_episodes = 0
+
+    def add(
+        self,
+        obs: np.ndarray | dict[str, np.ndarray],
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        truncation_observations: dict[int, np.ndarray | dict[str, np.ndarray]],
+    ) -> None:
+        """
+        Store one step of all envs.
+
+        :param obs: Observations the actions were taken in
+        :param actions: Actions as sampled by the policy (before clipping)
+        :param rewards: Rewards of the step
+        :param dones: Whether each env's episode ended with this step
+        :param truncation_observations: Terminal observation of each env whose episode was
+            truncated by a time limit at this step, keyed by env index
+        """
+        row = self.pos
+        obs_dict = obs if isinstance(obs, dict) else {"": obs}
+        for key, value in obs_dict.items():
+            self.observations[key][row] = value.reshape((self.n_envs, *self._obs_shapes[key]))
+        self.actions[row] = actions.reshape((self.n_envs, self.action_dim))
+        self.rewards[row] = rewards
+        self.episode_ends[row] = dones
+        self.episode_steps[row] = self._next_episode_step
+        self._next_episode_step += 1
+        self._next_episode_step[dones] = 0
+        if self.store_bootstrap_observations:
+            for env, terminal_obs in truncation_observations.items():
+                self._add_bootstrap(row, env, terminal_obs)
+        self.pos += 1
+
+    def _add_bootstrap(self, row: int, env: int, obs: np.ndarray | dict[str, np.ndarray]) -> None:
+        self._bootstrap_rows.append(row)
+        self._bootstrap_envs.append(env)
+        self._bootstrap_obs.append(obs)
+
+    def finish_rollout(self, last_obs: np.ndarray | dict[str, np.ndarray]) -> None:
+        """
+        Select the complete episodes for training, cut the unfinished ones that are too long to
+        carry, and keep the rest for the next rollout.
+
+        :param last_obs: Current observation of every env (the state after the last stored step)
+        """
+        pos = self.pos
+        rows = np.arange(pos)[:, None]
+        ends = self.episode_ends[:pos]
+        last_end = np.where(ends, rows, -1).max(axis=0, initial=-1)
+        too_long = (pos - 1 - last_end) > self.max_steps_per_env - self.buffer_size
+        for env in np.flatnonzero(too_long):
+            ends[pos - 1, env] = True
+            last_end[env] = pos - 1
+            if self.store_bootstrap_observations:
+                env_obs = {k: v[env] for k, v in last_obs.items()} if isinstance(last_obs, dict) else last_obs[env]
+                self._add_bootstrap(pos - 1, int(env), env_obs)
+        self._train_mask = (rows >= self.first_row) & (rows <= last_end)
+        self._tail_start = last_end + 1
+        self._n_episodes = int(ends[self._train_mask].sum())
+
+    def get(self) -> EpisodeBatch:
+        """
+        :return: The complete episodes selected by ``finish_rollout``, as tensors.
+        """
+        mask = self._train_mask
+        observations = {key: self._to_torch(array[: self.pos][mask]) for key, array in self.observations.items()}
+        return EpisodeBatch(
+            observations=observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
+            actions=self._to_torch(self.actions[: self.pos][mask]),
+            episode_steps=self._to_torch(self.episode_steps[: self.pos][mask]),
+            n_episodes=self._n_episodes,
+        )
+
+    def bootstrap_observations(self) -> PyTorchObs | None:
+        """
+        :return: The observations after each truncation or cut of the batch (whose critic values
+            ``compute_returns_and_advantages`` takes), or None when there is none.
+        """
+        if not self._bootstrap_obs:
+            return None
+        if isinstance(self.observation_space, spaces.Dict):
+            return {
+                key: self._to_torch(np.stack([obs[key] for obs in self._bootstrap_obs])).reshape(-1, *shape)
+                for key, shape in self._obs_shapes.items()
+            }
+        return self._to_torch(np.stack(self._bootstrap_obs)).reshape(-1, *self._obs_shapes[""])  # type: ignore[arg-type]
+
+    def compute_returns_and_advantages(
+        self,
+        values: np.ndarray | None = None,
+        bootstrap_values: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Monte-Carlo returns of the batch and, with a critic, its advantages.
+
+        :param values: Critic values ``V(s_t)`` of the batch, in ``get()`` order, or None
+            without a critic.
+        :param bootstrap_values: ``V(s)`` of ``bootstrap_observations()``, in order, or None
+            (then truncated episodes and cut segments bootstrap with 0).
+        :return: ``(returns, advantages)`` flat in ``get()`` order. Without a critic the
+            advantages are the returns themselves (the algorithm subtracts any other baseline).
+        """
+        pos, mask = self.pos, self._train_mask
+        bootstrap = np.zeros((pos, self.n_envs), dtype=np.float64)
+        if bootstrap_values is not None:
+            bootstrap[self._bootstrap_rows, self._bootstrap_envs] = bootstrap_values
+        rewards, ends = self.rewards[:pos], self.episode_ends[:pos]
+        returns = discounted_returns(rewards, ends, bootstrap, self.gamma)
+        if values is None:
+            return returns[mask], returns[mask]
+        value_grid = np.zeros((pos, self.n_envs), dtype=np.float64)
+        value_grid[mask] = values
+        if self.gae_lambda == 1.0:
+            advantages = returns - value_grid
+        else:
+            advantages = gae_advantages(rewards, value_grid, ends, bootstrap, self.gamma, self.gae_lambda)
+        return returns[mask], advantages[mask]
+
+    def _to_torch(self, array: np.ndarray) -> th.Tensor:
+        return th.as_tensor(array, device=self.device)

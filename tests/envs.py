@@ -1,0 +1,105 @@
+"""Small envs whose every transition is logged, so tests can rebuild returns by brute force."""
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class LoggedEpisodesEnv(gym.Env):
+    """
+    Random rewards and random episode lengths; each episode ends by termination or by a
+    time-limit truncation. The observation ``[env_id, step_id]`` names the transition: ``step_id``
+    counts every step and reset of this env, so each (env, step) pair is unique.
+
+    ``log[step_id] = (reward, terminated, truncated, next_step_id)`` for the action taken at
+    ``step_id``; ``next_step_id`` is the id of the observation the step returned (the terminal
+    observation when the episode ended).
+
+    :param env_id: Index of this env in its vectorized env
+    :param max_episode_length: Episodes last 1 to this many steps; 0 means they never end
+    :param truncation_probability: Probability that an ending episode is truncated, not terminated
+    """
+
+    def __init__(self, env_id: int = 0, max_episode_length: int = 12, truncation_probability: float = 0.4):
+        self.env_id = env_id
+        self.max_episode_length = max_episode_length
+        self.truncation_probability = truncation_probability
+        self.observation_space = spaces.Box(0, np.inf, shape=(2,), dtype=np.float64)
+        self.action_space = spaces.Discrete(2)
+        self.rng = np.random.default_rng(1000 + env_id)
+        self.step_id = -1
+        self.log: dict[int, tuple[float, bool, bool, int]] = {}
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.env_id, self.step_id], dtype=np.float64)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.step_id += 1
+        self.remaining = int(self.rng.integers(1, self.max_episode_length + 1)) if self.max_episode_length else -1
+        return self._obs(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        taken_at = self.step_id
+        self.step_id += 1
+        self.remaining -= 1
+        reward = float(self.rng.normal())
+        ends = self.remaining == 0
+        truncated = bool(ends and self.rng.random() < self.truncation_probability)
+        terminated = bool(ends and not truncated)
+        self.log[taken_at] = (reward, terminated, truncated, self.step_id)
+        return self._obs(), reward, terminated, truncated, {}
+
+
+def bootstrap_value(step_ids: np.ndarray) -> np.ndarray:
+    """A made-up critic for the tests: any fixed function of the state will do."""
+    return 0.25 * step_ids + 1.0
+
+
+def reference_returns(log: dict[int, tuple[float, bool, bool, int]], gamma: float, with_critic: bool) -> dict[int, float]:
+    """Brute force, O(T^2): the discounted reward-to-go of every step of every finished episode."""
+    episodes: list[list[int]] = [[]]
+    for step_id in sorted(log):
+        episodes[-1].append(step_id)
+        if log[step_id][1] or log[step_id][2]:
+            episodes.append([])
+    returns = {}
+    for episode in episodes[:-1]:
+        last = log[episode[-1]]
+        tail_value = bootstrap_value(np.array(last[3])).item() if (last[2] and with_critic) else 0.0
+        for index, step_id in enumerate(episode):
+            later = episode[index:]
+            value = sum(gamma**k * log[s][0] for k, s in enumerate(later))
+            returns[step_id] = value + gamma ** len(later) * tail_value
+    return returns
+
+
+class TwoStateChainEnv(gym.Env):
+    """
+    A finite-horizon MDP for the exact policy-gradient test: states ``(t, x)`` with ``x`` in {0, 1}
+    encoded as ``2 * t + x``; every episode lasts exactly ``HORIZON`` steps (terminated).
+    Action ``a`` moves to ``x' = a`` with probability ``STAY`` and to ``1 - a`` otherwise; the reward
+    is ``REWARDS[x, a] + reward_offset``.
+    """
+
+    HORIZON = 3
+    STAY = 0.8
+    REWARDS = np.array([[1.0, 0.0], [-0.5, 2.0]])
+
+    def __init__(self, reward_offset: float = 0.0):
+        self.observation_space = spaces.Discrete(2 * self.HORIZON)
+        self.action_space = spaces.Discrete(2)
+        self.reward_offset = reward_offset
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.t, self.x = 0, 0
+        return 0, {}
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        reward = float(self.REWARDS[self.x, int(action)]) + self.reward_offset
+        self.x = int(action) if self.np_random.random() < self.STAY else 1 - int(action)
+        self.t += 1
+        return 2 * min(self.t, self.HORIZON - 1) + self.x, reward, self.t >= self.HORIZON, False, {}

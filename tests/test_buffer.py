@@ -1,0 +1,170 @@
+"""The episodic rollout buffer, driven by REINFORCE's own collection loop, against brute force."""
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer
+from tests.envs import LoggedEpisodesEnv, bootstrap_value, reference_returns
+
+
+def make_model(n_envs: int, n_steps: int, baseline: str, max_episode_length: int = 12, **buffer_kwargs) -> REINFORCE:
+    venv = DummyVecEnv([lambda i=i: LoggedEpisodesEnv(i, max_episode_length) for i in range(n_envs)])
+    return REINFORCE(
+        "MlpPolicy", venv, n_steps=n_steps, gamma=0.9, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, seed=0
+    )
+
+
+def rollouts(model: REINFORCE, total_timesteps: int):
+    """Run the real collection loop and yield, per rollout, what train() would see."""
+    total, callback = model._setup_learn(total_timesteps)
+    callback.on_training_start(locals(), globals())
+    buffer = model.rollout_buffer
+    while model.num_timesteps < total:
+        assert model.collect_rollouts(model.env, callback, buffer, model.n_steps)
+        batch = buffer.get()
+        bootstrap_obs = buffer.bootstrap_observations()
+        bootstrap_values = None
+        if model.uses_critic and bootstrap_obs is not None:
+            bootstrap_values = bootstrap_value(bootstrap_obs[:, 1].numpy())
+        values = np.zeros(buffer.n_transitions) if model.uses_critic else None
+        returns, _ = buffer.compute_returns_and_advantages(values, bootstrap_values)
+        yield batch, returns
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+@pytest.mark.parametrize("n_envs,n_steps", [(1, 1), (1, 7), (4, 1), (4, 5), (3, 16)])
+def test_trains_every_finished_episode_once_with_exact_returns(baseline: str, n_envs: int, n_steps: int) -> None:
+    model = make_model(n_envs, n_steps, baseline)
+    trained: dict[int, dict[int, float]] = defaultdict(dict)
+    for batch, returns in rollouts(model, 600):
+        env_ids = batch.observations[:, 0].long().numpy()
+        step_ids = batch.observations[:, 1].long().numpy()
+        for env_id, step_id, value in zip(env_ids, step_ids, returns, strict=True):
+            assert step_id not in trained[env_id], "a transition was trained twice"
+            trained[env_id][step_id] = value
+
+    for env_id, env in enumerate(model.env.envs):
+        reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
+        # Every finished episode is trained, with its exact return; unfinished ones are not trained
+        assert set(trained[env_id]) == set(reference)
+        for step_id, value in trained[env_id].items():
+            assert value == pytest.approx(reference[step_id], abs=1e-5)
+
+
+def test_batches_hold_at_least_n_steps_per_env_and_whole_episodes() -> None:
+    model = make_model(n_envs=3, n_steps=10, baseline="none")
+    for batch, _ in rollouts(model, 900):
+        env_ids = batch.observations[:, 0].long().numpy()
+        step_ids = batch.observations[:, 1].long().numpy()
+        for env_id, env in enumerate(model.env.envs):
+            mine = np.sort(step_ids[env_ids == env_id])
+            assert len(mine) > 0
+            last = env.log[int(mine[-1])]
+            assert last[1] or last[2], "the batch ends inside an episode"
+        assert batch.n_episodes >= 3
+
+
+def test_one_env_one_step_is_one_episode_per_update() -> None:
+    model = make_model(n_envs=1, n_steps=1, baseline="none")
+    batches = [(batch.n_episodes, len(batch.actions), model.rollout_buffer.pos) for batch, _ in rollouts(model, 300)]
+    # The last rollout stops when the budget is spent, possibly inside an episode
+    for n_episodes, n_transitions, stored in batches[:-1]:
+        assert n_episodes == 1
+        assert stored == n_transitions, "nothing should be carried over"
+    assert len(batches) > 20
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_never_ending_episode_is_cut_and_bootstrapped(baseline: str) -> None:
+    max_steps = 20
+    model = make_model(n_envs=2, n_steps=5, baseline=baseline, max_episode_length=0, max_steps_per_env=max_steps)
+    log = model.env.envs[0].log
+    seen = set()
+    n_batches = 0
+    for batch, returns in rollouts(model, 400):
+        n_batches += 1
+        assert model.rollout_buffer.pos <= max_steps
+        assert batch.n_episodes == 2  # one cut segment per env
+        mine = batch.observations[:, 0] == 0
+        step_ids = batch.observations[mine, 1].long().numpy()
+        segment_end = int(step_ids.max())
+        assert not seen.intersection(step_ids)
+        seen.update(step_ids)
+        tail = bootstrap_value(np.array(segment_end + 1)).item() if baseline == "critic" else 0.0
+        for step_id, value in zip(step_ids, returns[mine.numpy()], strict=True):
+            later = range(step_id, segment_end + 1)
+            expected = sum(0.9 ** (s - step_id) * log[s][0] for s in later) + 0.9 ** len(later) * tail
+            assert value == pytest.approx(expected, abs=1e-5)
+    assert n_batches >= 10
+    # The episode goes on across cuts: the step index within the episode keeps counting
+    assert int(batch.episode_steps.max()) > max_steps
+
+
+def test_buffer_storage_is_bounded() -> None:
+    model = make_model(n_envs=2, n_steps=5, baseline="none", max_episode_length=0, max_steps_per_env=20)
+    for _ in rollouts(model, 1000):
+        pass
+    assert model.rollout_buffer.rewards.shape[0] == 20
+
+
+def test_learn_resets_carried_episodes_with_the_env() -> None:
+    model = make_model(n_envs=2, n_steps=3, baseline="none", max_episode_length=40)
+    model.learn(50)
+    buffer = model.rollout_buffer
+    assert buffer.pos > buffer._tail_start.min(), "the test needs an episode carried over"
+    step_ids_before_reset = [env.step_id for env in model.env.envs]
+    model.learn(10, reset_num_timesteps=True)
+    # After the reset, the buffer holds only steps taken after it
+    for env_id, first_id in enumerate(step_ids_before_reset):
+        stored = buffer.observations[""][buffer.first_row[env_id] : buffer.pos, env_id, 1]
+        assert len(stored) > 0 and stored.min() > first_id
+
+
+@pytest.mark.parametrize(
+    "observation_space",
+    [
+        spaces.Box(-1, 1, (3,), dtype=np.float32),
+        spaces.Box(0, 255, (8, 8, 1), dtype=np.uint8),
+        spaces.Discrete(4),
+        spaces.MultiBinary(3),
+        spaces.Dict({"a": spaces.Box(-1, 1, (2,)), "b": spaces.Discrete(3)}),
+    ],
+)
+@pytest.mark.parametrize(
+    "action_space", [spaces.Box(-1, 1, (2,)), spaces.Discrete(3), spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(2)]
+)
+def test_buffer_round_trips_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    n_envs = 2
+    buffer = EpisodicRolloutBuffer(2, observation_space, action_space, n_envs=n_envs, max_steps_per_env=8)
+    buffer.start_rollout()
+    stored = []
+    for step in range(3):
+        obs = (
+            {k: np.stack([s.sample() for _ in range(n_envs)]) for k, s in observation_space.spaces.items()}
+            if isinstance(observation_space, spaces.Dict)
+            else np.stack([observation_space.sample() for _ in range(n_envs)])
+        )
+        actions = np.stack([action_space.sample() for _ in range(n_envs)])
+        buffer.add(obs, actions, np.ones(n_envs), np.array([step == 2] * n_envs), {})
+        stored.append((obs, actions))
+    buffer.finish_rollout(stored[-1][0])
+    batch = buffer.get()
+    assert buffer.n_transitions == 6 and batch.n_episodes == 2
+    first_obs, first_actions = stored[0]
+    if isinstance(observation_space, spaces.Dict):
+        assert set(batch.observations) == {"a", "b"}
+        np.testing.assert_allclose(batch.observations["a"][0].numpy(), first_obs["a"][0])
+    else:
+        assert batch.observations.dtype == th.as_tensor(np.zeros(1, dtype=observation_space.dtype)).dtype
+        np.testing.assert_array_equal(batch.observations[0].numpy().ravel(), np.asarray(first_obs[0]).ravel())
+    np.testing.assert_allclose(batch.actions[0].numpy().ravel(), np.asarray(first_actions[0], dtype=np.float64).ravel())
+
+
+def test_max_steps_per_env_below_n_steps_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_steps_per_env"):
+        EpisodicRolloutBuffer(10, spaces.Box(-1, 1, (2,)), spaces.Discrete(2), max_steps_per_env=5)

@@ -1,0 +1,177 @@
+"""Smoke tests over spaces, policies, baselines and SB3's machinery (vec envs, wrappers, callbacks, logging)."""
+
+import inspect
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from stable_baselines3 import A2C
+from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback, StopTrainingOnMaxEpisodes
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import (
+    FakeImageEnv,
+    IdentityEnv,
+    IdentityEnvBox,
+    IdentityEnvMultiBinary,
+    IdentityEnvMultiDiscrete,
+    SimpleMultiObsEnv,
+)
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecFrameStack, VecNormalize
+
+from sb3_reinforce import REINFORCE
+
+BASELINES = ["none", "mean", "critic"]
+
+
+class DiscreteObsEnv(gym.Env):
+    """Discrete observations: reward 1 for repeating the observed index."""
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Discrete(3)
+        self.action_space = spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state, self.t = int(self.np_random.integers(3)), 0
+        return self.state, {}
+
+    def step(self, action):
+        reward = float(action == self.state)
+        self.state, self.t = int(self.np_random.integers(3)), self.t + 1
+        return self.state, reward, False, self.t >= 10, {}
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+@pytest.mark.parametrize(
+    "env",
+    [
+        IdentityEnv(3, ep_length=10),
+        IdentityEnvBox(ep_length=10),
+        IdentityEnvMultiDiscrete(2, ep_length=10),
+        IdentityEnvMultiBinary(2, ep_length=10),
+        DiscreteObsEnv(),
+    ],
+    ids=["Discrete", "Box", "MultiDiscrete", "MultiBinary", "DiscreteObs"],
+)
+def test_action_and_observation_spaces(env: gym.Env, baseline: str) -> None:
+    model = REINFORCE("MlpPolicy", env, n_steps=4, baseline=baseline, seed=0).learn(300)
+    assert model.num_timesteps >= 300
+    action, _ = model.predict(env.observation_space.sample(), deterministic=True)
+    assert env.action_space.contains(np.asarray(action).astype(env.action_space.dtype))
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_dict_observations(baseline: str) -> None:
+    env = make_vec_env(SimpleMultiObsEnv, n_envs=2, env_kwargs=dict(random_start=True))
+    model = REINFORCE("MultiInputPolicy", env, n_steps=8, baseline=baseline, seed=0).learn(600)
+    assert model._n_updates > 0
+
+
+def test_image_observations_with_frame_stack() -> None:
+    env = VecFrameStack(make_vec_env(lambda: FakeImageEnv(screen_height=36, screen_width=36, n_channels=1), n_envs=2), 2)
+    model = REINFORCE("CnnPolicy", env, n_steps=8, seed=0, policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16)))
+    model.learn(200)
+    # Images are stored as uint8, not as float32 copies
+    assert model.rollout_buffer.observations[""].dtype == np.uint8
+
+
+@pytest.mark.parametrize("use_sde", [False, True])
+def test_continuous_actions_with_sde(use_sde: bool) -> None:
+    model = REINFORCE("MlpPolicy", "Pendulum-v1", n_steps=16, use_sde=use_sde, sde_sample_freq=4, seed=0)
+    model.learn(500)
+    assert model.num_timesteps >= 500
+
+
+def test_accepts_every_a2c_keyword() -> None:
+    a2c_keywords = set(inspect.signature(A2C.__init__).parameters) - {"self"}
+    assert a2c_keywords <= set(inspect.signature(REINFORCE.__init__).parameters)
+    kwargs = dict(
+        learning_rate=lambda progress: 1e-3 * progress,
+        n_steps=5,
+        gamma=0.98,
+        gae_lambda=0.95,
+        ent_coef=0.01,
+        vf_coef=0.4,
+        max_grad_norm=0.7,
+        rms_prop_eps=1e-5,
+        use_rms_prop=True,
+        use_sde=False,
+        sde_sample_freq=-1,
+        rollout_buffer_class=None,
+        rollout_buffer_kwargs=None,
+        normalize_advantage=True,
+        stats_window_size=10,
+        tensorboard_log=None,
+        policy_kwargs=dict(net_arch=[16]),
+        verbose=0,
+        seed=1,
+        device="cpu",
+        _init_setup_model=True,
+    )
+    assert set(kwargs) == a2c_keywords - {"policy", "env"}
+    model = REINFORCE("MlpPolicy", "CartPole-v1", **kwargs).learn(300)
+    assert model.policy.optimizer.__class__.__name__ == "RMSprop"
+    # The schedule is followed: progress has gone down from 1
+    assert model.policy.optimizer.param_groups[0]["lr"] < 1e-3
+
+
+def test_a2c_pipeline_runs_unchanged(tmp_path) -> None:
+    """An SB3 A2C pipeline with A2C swapped for REINFORCE: Subproc envs, VecNormalize, callbacks, resume."""
+    env = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, vec_env_cls=SubprocVecEnv, seed=0))
+    eval_env = VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=1), training=False, norm_reward=False)
+    callbacks = [
+        EvalCallback(eval_env, eval_freq=250, n_eval_episodes=2, best_model_save_path=str(tmp_path / "best")),
+        CheckpointCallback(save_freq=250, save_path=str(tmp_path / "checkpoints")),
+    ]
+    model = REINFORCE("MlpPolicy", env, tensorboard_log=str(tmp_path / "tb"), seed=0)
+    model.learn(1000, callback=callbacks, progress_bar=True)
+    model.save(tmp_path / "model")
+    env.save(str(tmp_path / "vecnormalize.pkl"))
+    env.close()
+
+    assert (tmp_path / "best" / "best_model.zip").exists()
+    assert list((tmp_path / "checkpoints").glob("*.zip"))
+    assert list((tmp_path / "tb").iterdir())
+
+    resumed_env = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("CartPole-v1", n_envs=2, seed=2))
+    resumed = REINFORCE.load(tmp_path / "model", env=resumed_env)
+    resumed.learn(500, reset_num_timesteps=False)
+    assert resumed.num_timesteps >= model.num_timesteps + 500
+
+
+def test_stop_training_on_max_episodes() -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", seed=0)
+    model.learn(100_000, callback=StopTrainingOnMaxEpisodes(max_episodes=3))
+    assert model.num_timesteps < 1_000
+
+
+def test_set_env_and_parameters_round_trip() -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", seed=0).learn(200)
+    model.set_env(make_vec_env("CartPole-v1", n_envs=1, seed=5))
+    parameters = model.get_parameters()
+    model.learn(300)
+    model.set_parameters(parameters)
+    for name, tensor in model.policy.state_dict().items():
+        assert (tensor == parameters["policy"][name]).all()
+
+
+def test_budget_is_respected_and_logging_keys(tmp_path) -> None:
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), seed=0)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(2_000, log_interval=1)
+    # A rollout stops as soon as the budget is spent
+    assert 2_000 <= model.num_timesteps < 2_000 + 4
+    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
+    for key in [
+        "train/policy_loss",
+        "train/value_loss",
+        "train/entropy_loss",
+        "train/explained_variance",
+        "rollout/ep_rew_mean",
+        "time/fps",
+        "train/n_episodes",
+        "train/batch_size",
+    ]:
+        assert key in header
