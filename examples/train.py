@@ -8,16 +8,13 @@ Train REINFORCE on an env, save the model, print its evaluation and write a lear
 import argparse
 import pathlib
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from stable_baselines3.common.callbacks import EvalCallback  # noqa: E402
-from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
-from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
-
-from sb3_reinforce import REINFORCE  # noqa: E402
+from sb3_reinforce import REINFORCE
 
 
 def main() -> None:

@@ -15,10 +15,12 @@ ENVS = {
 }
 
 
-@pytest.mark.parametrize(
-    "space,baseline",
-    [(space, "critic") for space in ENVS] + [(space, baseline) for space in ("Discrete", "Box") for baseline in ("none", "mean")],
-)
+CASES = [(space, "critic") for space in ENVS] + [
+    (space, baseline) for space in ("Discrete", "Box") for baseline in ("none", "mean")
+]
+
+
+@pytest.mark.parametrize("space,baseline", CASES)
 def test_identity_reaches_threshold(space: str, baseline: str) -> None:
     # The reward does not depend on later actions: a short horizon (gamma=0.5) keeps the return's noise low
     model = REINFORCE("MlpPolicy", ENVS[space](), learning_rate=3e-3, gamma=0.5, baseline=baseline, seed=0)

@@ -2,6 +2,8 @@ import os
 import pathlib
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -243,6 +245,21 @@ class REINFORCE(OnPolicyAlgorithm):
 
         callback.on_rollout_start()
 
+        with _without_distribution_validation():
+            continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
+        if not continue_training:
+            return False
+
+        rollout_buffer.finish_rollout(self._last_obs)  # type: ignore[arg-type]
+
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _collect_steps(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: EpisodicRolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        """The stepping loop of ``collect_rollouts``; False if a callback stopped training."""
         n_steps = 0
         # Envs still running the episode they were in once n_rollout_steps were collected
         unfinished = np.ones(env.num_envs, dtype=bool)
@@ -288,11 +305,6 @@ class REINFORCE(OnPolicyAlgorithm):
             self._last_episode_starts = dones
             if n_steps >= n_rollout_steps:
                 unfinished &= ~dones
-
-        rollout_buffer.finish_rollout(self._last_obs)  # type: ignore[arg-type]
-
-        callback.update_locals(locals())
-        callback.on_rollout_end()
         return True
 
     def train(self) -> None:
@@ -466,6 +478,20 @@ class REINFORCE(OnPolicyAlgorithm):
             force_reset=force_reset,
             **kwargs,
         )
+
+
+@contextmanager
+def _without_distribution_validation() -> Iterator[None]:
+    """
+    Skip torch.distributions' argument checks while sampling actions: they cost about a third of
+    the policy's forward pass, and the policy's outputs are finite (losses are checked in train).
+    """
+    previous = th.distributions.Distribution._validate_args
+    th.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        th.distributions.Distribution.set_default_validate_args(previous)
 
 
 def _standardize(values: th.Tensor) -> th.Tensor:
