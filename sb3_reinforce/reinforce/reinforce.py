@@ -250,7 +250,7 @@ class REINFORCE(OnPolicyAlgorithm):
         if not continue_training:
             return False
 
-        rollout_buffer.finish_rollout(self._last_obs)  # type: ignore[arg-type]
+        rollout_buffer.finish_rollout(self._last_obs)
 
         callback.update_locals(locals())
         callback.on_rollout_end()
