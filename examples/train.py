@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--env", default="CartPole-v1", help="Gymnasium env id")
     parser.add_argument("--timesteps", type=int, default=150_000, help="training budget in env steps")
     parser.add_argument("--n-envs", type=int, default=1, help="number of parallel envs")
-    parser.add_argument("--baseline", default="critic", choices=["none", "mean", "critic"])
+    parser.add_argument("--baseline", choices=["none", "mean", "critic"], help="default: REINFORCE's default")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-freq", type=int, default=5_000, help="evaluate every this many env steps")
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("outputs"), help="folder for model and plot")
@@ -39,7 +39,8 @@ def main() -> None:
         best_model_save_path=str(args.output),
         verbose=0,
     )
-    model = REINFORCE("MlpPolicy", env, baseline=args.baseline, seed=args.seed)
+    baseline = {} if args.baseline is None else {"baseline": args.baseline}
+    model = REINFORCE("MlpPolicy", env, seed=args.seed, **baseline)
     model.learn(args.timesteps, callback=evaluation, progress_bar=True)
 
     model_path = args.output / f"reinforce_{args.env}.zip"
@@ -55,7 +56,7 @@ def main() -> None:
     plt.fill_between(timesteps, results.min(axis=1), results.max(axis=1), alpha=0.3, label="min-max")
     plt.xlabel("env steps")
     plt.ylabel("evaluation return")
-    plt.title(f"REINFORCE ({args.baseline} baseline) on {args.env}")
+    plt.title(f"REINFORCE ({model.baseline} baseline) on {args.env}")
     plt.legend()
     plt.tight_layout()
     plot_path = args.output / f"learning_curve_{args.env}.png"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer
@@ -19,13 +20,25 @@ def make_model(n_envs: int, n_steps: int, baseline: str, max_episode_length: int
     )
 
 
-def rollouts(model: REINFORCE, total_timesteps: int):
+class StopEvery(BaseCallback):
+    """Stops training at every ``period``-th step, as a user's callback may."""
+
+    def __init__(self, period: int) -> None:
+        super().__init__()
+        self.period = period
+
+    def _on_step(self) -> bool:
+        return self.n_calls % self.period != 0
+
+
+def rollouts(model: REINFORCE, total_timesteps: int, callback: BaseCallback | None = None, reset: bool = True):
     """Run the real collection loop and yield, per rollout, what train() would see."""
-    total, callback = model._setup_learn(total_timesteps)
+    total, callback = model._setup_learn(total_timesteps, callback, reset_num_timesteps=reset)
     callback.on_training_start(locals(), globals())
     buffer = model.rollout_buffer
     while model.num_timesteps < total:
-        assert model.collect_rollouts(model.env, callback, buffer, model.n_steps)
+        if not model.collect_rollouts(model.env, callback, buffer, model.n_steps):
+            continue  # learn() would return here; a later learn(reset_num_timesteps=False) goes on
         batch = buffer.get()
         bootstrap_obs = buffer.bootstrap_observations()
         bootstrap_values = None
@@ -52,6 +65,34 @@ def test_trains_every_finished_episode_once_with_exact_returns(baseline: str, n_
         reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
         # Every finished episode is trained, with its exact return; unfinished ones are not trained
         assert set(trained[env_id]) == set(reference)
+        for step_id, value in trained[env_id].items():
+            assert value == pytest.approx(reference[step_id], abs=1e-5)
+
+
+def budget_chunks(model: REINFORCE):
+    """learn() in small chunks: the budget ends most rollouts inside episodes."""
+    for chunk in range(30):
+        yield from rollouts(model, 31, reset=chunk == 0)
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+@pytest.mark.parametrize("interruption", ["callback", "budget"])
+def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: str, interruption: str) -> None:
+    model = make_model(n_envs=3, n_steps=4, baseline=baseline)
+    trained: dict[int, dict[int, float]] = defaultdict(dict)
+    batches = rollouts(model, 900, StopEvery(40)) if interruption == "callback" else budget_chunks(model)
+    for batch, returns in batches:
+        for (env_id, step_id), value in zip(batch.observations.long().tolist(), returns, strict=True):
+            assert step_id not in trained[env_id], "a transition was trained twice"
+            trained[env_id][step_id] = value
+    for env_id, env in enumerate(model.env.envs):
+        reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
+        if interruption == "budget":
+            # Episodes carried across learn() calls are all finished and trained
+            assert set(trained[env_id]) == set(reference)
+        else:
+            # Episodes completed by a stopped rollout are not trained; all others are
+            assert 0.5 * len(reference) < len(trained[env_id]) < len(reference)
         for step_id, value in trained[env_id].items():
             assert value == pytest.approx(reference[step_id], abs=1e-5)
 

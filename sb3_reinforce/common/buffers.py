@@ -209,7 +209,9 @@ class EpisodicRolloutBuffer:
         pos = self.pos
         rows = np.arange(pos)[:, None]
         ends = self.episode_ends[:pos]
-        last_end = np.where(ends, rows, -1).max(axis=0, initial=-1)
+        # Last stored row of each env's last finished episode (first_row - 1 when none finished)
+        last_end = np.where(ends & (rows >= self.first_row), rows, -1).max(axis=0, initial=-1)
+        last_end = np.maximum(last_end, self.first_row - 1)
         too_long = (pos - 1 - last_end) > self.max_steps_per_env - self.buffer_size
         for env in np.flatnonzero(too_long):
             ends[pos - 1, env] = True

@@ -235,7 +235,8 @@ class REINFORCE(OnPolicyAlgorithm):
             (and at the beginning and end of the rollout)
         :param rollout_buffer: Buffer to fill with rollouts
         :param n_rollout_steps: Minimum number of transitions to collect per env
-        :return: True if the rollout finished, False if a callback stopped training.
+        :return: True if the rollout finished, False if a callback stopped training (the episodes
+            that rollout completed are then not trained on).
         """
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
@@ -247,10 +248,10 @@ class REINFORCE(OnPolicyAlgorithm):
 
         with _without_distribution_validation():
             continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
+        # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
+        rollout_buffer.finish_rollout(self._last_obs)
         if not continue_training:
             return False
-
-        rollout_buffer.finish_rollout(self._last_obs)
 
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -287,22 +288,23 @@ class REINFORCE(OnPolicyAlgorithm):
                 raise
 
             self.num_timesteps += env.num_envs
-
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-
-            self._update_info_buffer(infos, dones)
             n_steps += 1
-
             truncation_observations = {
                 int(idx): infos[idx]["terminal_observation"]
                 for idx in np.flatnonzero(dones)
                 if infos[idx].get("TimeLimit.truncated", False) and "terminal_observation" in infos[idx]
             }
+            # Stored before the callbacks run, so that a callback stopping training leaves
+            # the buffer and the last observation consistent with the envs
             rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
+
+            callback.update_locals(locals())
+            continue_training = callback.on_step()
+            self._update_info_buffer(infos, dones)
+            if not continue_training:
+                return False
             if n_steps >= n_rollout_steps:
                 unfinished &= ~dones
         return True
