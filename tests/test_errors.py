@@ -20,7 +20,6 @@ from sb3_reinforce import REINFORCE
         (dict(n_steps=0), "n_steps=0 must be an integer >= 1"),
         (dict(n_steps=2.5), "n_steps=2.5 must be an integer >= 1"),
         (dict(baseline="critic", vf_coef=0.0), "vf_coef=0.0 must be > 0 with baseline='critic'"),
-        (dict(baseline="none", gae_lambda=0.9), "gae_lambda=0.9 needs baseline='critic'"),
         (dict(gae_lambda=1.2), r"gae_lambda=1.2 must be in \[0, 1\]"),
         (dict(max_grad_norm=0.0), "max_grad_norm=0.0 must be > 0"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
@@ -30,6 +29,11 @@ def test_bad_arguments_are_named_before_the_env_is_made(kwargs: dict, message: s
     # The env id does not exist: the argument error must come first
     with pytest.raises(ValueError, match=message):
         REINFORCE("MlpPolicy", "NoSuchEnv-v0", **kwargs)
+
+
+def test_gae_lambda_without_critic_warns() -> None:
+    with pytest.warns(UserWarning, match="gae_lambda=0.9 has no effect with baseline='mean'"):
+        REINFORCE("MlpPolicy", "CartPole-v1", baseline="mean", gae_lambda=0.9)
 
 
 def test_bad_buffer_kwargs_are_refused() -> None:

@@ -1,6 +1,7 @@
 import os
 import pathlib
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ class REINFORCE(OnPolicyAlgorithm):
     :param gamma: Discount factor, in [0, 1]
     :param gae_lambda: With ``baseline="critic"``: factor of the Generalized Advantage Estimator;
         1.0 (default) gives the Monte-Carlo advantage ``G_t - V(s_t)``, lower values trade variance
-        for bias as in Spinning Up's VPG. Must be 1.0 with the other baselines.
+        for bias as in Spinning Up's VPG. Ignored (with a warning) by the other baselines.
     :param ent_coef: Entropy coefficient for the loss calculation
     :param vf_coef: Value function coefficient for the loss calculation (critic only; must be
         positive with ``baseline="critic"``)
@@ -74,9 +75,10 @@ class REINFORCE(OnPolicyAlgorithm):
         e.g. ``max_steps_per_env`` (the memory bound, see ``EpisodicRolloutBuffer``).
     :param normalize_advantage: Whether to standardize ``Phi_t`` over the batch. A batch whose
         ``Phi_t`` are all equal (or has a single step) gives zero policy gradient, not NaN.
-    :param baseline: ``"none"``, ``"mean"`` or ``"critic"`` (default, the one that learns best;
-        see the docs). Without a critic, no value network is evaluated or trained, and a
-        truncated episode's return is the sum of the rewards it collected (bootstrap 0).
+    :param baseline: ``"none"``, ``"mean"`` (default: it learned CartPole-v1 fastest and most
+        stably of the three, see the docs) or ``"critic"``. Without a critic, no value network is
+        evaluated or trained, and a truncated episode's return is the sum of the rewards it
+        collected (bootstrap 0).
     :param gamma_t_weighting: Weight each step's gradient by ``gamma**t``, ``t`` being the step's
         index in its episode, as in the textbook pseudo-algorithm
         (``theta <- theta + alpha * gamma**t * G_t * grad log pi``). Off by default: it is the exact
@@ -118,7 +120,7 @@ class REINFORCE(OnPolicyAlgorithm):
         rollout_buffer_class: type[EpisodicRolloutBuffer] | None = None,
         rollout_buffer_kwargs: dict[str, Any] | None = None,
         normalize_advantage: bool = True,
-        baseline: Baseline = "critic",
+        baseline: Baseline = "mean",
         gamma_t_weighting: bool = False,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -522,7 +524,8 @@ def _check_arguments(
     if not 0.0 <= gae_lambda <= 1.0:
         raise ValueError(f"gae_lambda={gae_lambda!r} must be in [0, 1]")
     if baseline != "critic" and gae_lambda != 1.0:
-        raise ValueError(f"gae_lambda={gae_lambda!r} needs baseline='critic' (GAE uses the critic's values)")
+        # Not an error: A2C scripts and RL Zoo configs set gae_lambda, and must run unchanged
+        warnings.warn(f"gae_lambda={gae_lambda!r} has no effect with baseline={baseline!r}: GAE needs baseline='critic'")
     if baseline == "critic" and not vf_coef > 0:
         raise ValueError(f"vf_coef={vf_coef!r} must be > 0 with baseline='critic', or the critic never learns")
     if not max_grad_norm > 0:
