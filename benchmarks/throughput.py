@@ -1,0 +1,110 @@
+"""
+Throughput suite on CartPole-v1: env steps per second of ``learn()`` for REINFORCE and A2C (both with
+their defaults), and of the "collection limit", a loop that only runs the policy's forward pass and
+``env.step``. The three are measured in the same process, interleaved, several times each.
+"""
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import A2C
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from sb3_reinforce import REINFORCE
+
+ENV_ID = "CartPole-v1"
+N_ENVS = (1, 8, 32)
+SETTINGS = {"full": {"repeats": 5, "steps": 20_000}, "quick": {"repeats": 1, "steps": 5_000}}
+
+
+def _env(n_envs: int, seed: int) -> VecEnv:
+    return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+
+
+def learn_speed(algo_class: type[REINFORCE] | type[A2C], n_envs: int, steps: int, seed: int) -> float:
+    """Env steps per second of ``learn(steps)`` for a new model (its construction is not timed)."""
+    model = algo_class("MlpPolicy", _env(n_envs, seed), seed=seed, device="cpu")
+    start = time.perf_counter()
+    model.learn(steps)
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def collection_limit_speed(n_envs: int, steps: int, seed: int) -> float:
+    """Env steps per second of a loop of SB3 A2C's policy forward pass and ``env.step``, with no learning."""
+    env = _env(n_envs, seed)
+    model = A2C("MlpPolicy", env, seed=seed, device="cpu")
+    obs = env.reset()
+    assert isinstance(obs, np.ndarray)
+    iterations = max(steps // n_envs, 1)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(iterations):
+            actions, _, _ = model.policy(obs_as_tensor(obs, model.device))
+            obs, _, _, _ = env.step(actions.cpu().numpy())
+            assert isinstance(obs, np.ndarray)
+    return iterations * n_envs / (time.perf_counter() - start)
+
+
+# Each measure takes (n_envs, steps, seed) and returns env steps per second
+MEASURES: dict[str, Callable[[int, int, int], float]] = {
+    "REINFORCE": functools.partial(learn_speed, REINFORCE),
+    "A2C": functools.partial(learn_speed, A2C),
+    "limit": collection_limit_speed,
+}
+
+
+def measure(n_envs: int, repeats: int, steps: int) -> dict[str, Any]:
+    """Steps per second of each measure (all samples and their median) and the ratios of the medians."""
+    samples: dict[str, list[float]] = {name: [] for name in MEASURES}
+    for repeat in range(repeats):
+        for name, measure_speed in MEASURES.items():
+            samples[name].append(measure_speed(n_envs, steps, repeat))
+    medians = {name: float(np.median(values)) for name, values in samples.items()}
+    return {
+        "n_envs": n_envs,
+        "samples": samples,
+        "median": medians,
+        "reinforce_over_a2c": medians["REINFORCE"] / medians["A2C"],
+        "reinforce_over_limit": medians["REINFORCE"] / medians["limit"],
+    }
+
+
+def run_suite(quick: bool, meta: dict[str, Any]) -> dict[str, Any]:
+    """Measure every ``N_ENVS`` (one thread) and return the suite's JSON content."""
+    torch.set_num_threads(1)
+    settings = SETTINGS["quick" if quick else "full"]
+    results = []
+    for n_envs in N_ENVS:
+        results.append(measure(n_envs, settings["repeats"], settings["steps"]))
+        print(f"throughput: n_envs {n_envs}: {results[-1]['median']}", flush=True)
+    return {"env_id": ENV_ID, **settings, "results": results, "meta": meta}
+
+
+def throughput_section(data: dict[str, Any] | None) -> list[str]:
+    """The markdown section of the suite."""
+    lines = ["## Throughput", ""]
+    if data is None:
+        return [*lines, "Not run: no `throughput.json`.", ""]
+    lines += [
+        f"{data['env_id']}, `DummyVecEnv`, one torch thread; median env steps per second over {data['repeats']} repeat(s) "
+        f"of {data['steps']} steps, the three measures interleaved in one process. REINFORCE and A2C: `learn()` with "
+        "their defaults (REINFORCE: n_steps=1, Adam; A2C: n_steps=5, RMSprop), a new model each time. Limit: "
+        "`model.policy(obs)` of SB3's A2C MlpPolicy under `torch.no_grad()` and `env.step`, no learning. "
+        f"Measured {data['meta']['date']} with `{data['meta']['command']}`.",
+        "",
+        "| n_envs | REINFORCE steps/s | A2C steps/s | limit steps/s | REINFORCE / A2C | REINFORCE / limit |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in data["results"]:
+        median = row["median"]
+        lines.append(
+            f"| {row['n_envs']} | {median['REINFORCE']:,.0f} | {median['A2C']:,.0f} | {median['limit']:,.0f} "
+            f"| {row['reinforce_over_a2c']:.2f} | {row['reinforce_over_limit']:.2f} |"
+        )
+    return [*lines, ""]
