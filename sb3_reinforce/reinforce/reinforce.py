@@ -384,8 +384,10 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.baseline == "mean":
             # Updated after the step, so the baseline never depends on the batch it is applied to
             batch_mean = float(returns_np.mean())
-            rate = 1.0 if self.return_mean is None else MEAN_BASELINE_UPDATE_RATE
-            self.return_mean = batch_mean if self.return_mean is None else (1 - rate) * self.return_mean + rate * batch_mean
+            if self.return_mean is None:
+                self.return_mean = batch_mean
+            else:
+                self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/entropy_loss", entropy_loss.item())
