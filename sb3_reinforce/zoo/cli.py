@@ -1,0 +1,142 @@
+"""
+The ``sb3-reinforce-zoo`` command (``python -m sb3_reinforce.zoo``): RL Zoo's commands with REINFORCE
+registered. The arguments after the command go to RL Zoo's own entry point unchanged, except the
+plot commands' ``--save-figures DIR``.
+"""
+
+import argparse
+import importlib
+import re
+import runpy
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+from matplotlib import pyplot as plt
+
+from sb3_reinforce.zoo.checks import UsageError, check_env_id
+from sb3_reinforce.zoo.registration import register
+
+PROG = "sb3-reinforce-zoo"
+# RL Zoo's entry point of each command: (module, function), or (module, None) for a module that runs as a script
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "train": ("rl_zoo3.train", "train"),
+    "enjoy": ("rl_zoo3.enjoy", "enjoy"),
+    "record_video": ("rl_zoo3.record_video", None),
+    "plot_train": ("rl_zoo3.plots.plot_train", "plot_train"),
+    "plot_from_file": ("rl_zoo3.plots.plot_from_file", "plot_from_file"),
+    "all_plots": ("rl_zoo3.plots.all_plots", "all_plots"),
+}
+ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
+PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
+EPILOG = """\
+--algo reinforce works in every command. `train --algo reinforce` reads the presets shipped with
+sb3_reinforce (hyperparams/reinforce.yml) unless -conf/--conf-file is given. The plot commands
+also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
+Bad input (an unknown env or hyperparameter, an unreachable --storage) exits with status 2.
+See docs/zoo.md."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    Run an RL Zoo command with REINFORCE registered. Bad input exits with status 2 and a one-line message.
+
+    :param argv: The command and its arguments (default: ``sys.argv[1:]``)
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="RL Zoo's commands with REINFORCE (--algo reinforce) registered.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=list(COMMANDS), help="RL Zoo command; `%(prog)s COMMAND -h` lists its arguments")
+    # Only the command is parsed here: RL Zoo parses the rest, and its -h must reach it
+    command = parser.parse_args(argv[:1]).command
+    try:
+        _run(command, argv[1:])
+    except UsageError as error:
+        print(f"{PROG} {command}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _run(command: str, args: list[str]) -> None:
+    """Register REINFORCE, check the input that can be checked ahead, and run RL Zoo's entry point of ``command``."""
+    register()
+    prog = f"{PROG} {command}"
+    if command in ENV_COMMANDS:
+        env_id, gym_packages = _env_arguments(prog, args)
+        if env_id is not None:
+            check_env_id(env_id, gym_packages)
+    figure_dir = None
+    if command in PLOT_COMMANDS:
+        figure_dir, args = _figure_dir_argument(prog, args)
+    entry_point = _entry_point(command)
+    with _command_line(prog, args):
+        if figure_dir is None:
+            entry_point()
+        else:
+            _save_figures(entry_point, figure_dir)
+
+
+def _env_arguments(prog: str, args: list[str]) -> tuple[str | None, list[str]]:
+    """``--env`` and ``--gym-packages``, read ahead of RL Zoo's parser (which reads them again) to check the env."""
+    parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
+    parser.add_argument("--env")
+    parser.add_argument("--gym-packages", nargs="+", default=[])
+    known, _ = parser.parse_known_args(args)
+    return known.env, known.gym_packages
+
+
+def _figure_dir_argument(prog: str, args: list[str]) -> tuple[Path | None, list[str]]:
+    """Take the wrapper's ``--save-figures DIR`` out of a plot command's arguments."""
+    parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
+    parser.add_argument("--save-figures", type=Path)
+    known, rest = parser.parse_known_args(args)
+    return known.save_figures, rest
+
+
+def _entry_point(command: str) -> Callable[[], object]:
+    """RL Zoo's entry point of ``command``, which reads its arguments from ``sys.argv``."""
+    module_name, function_name = COMMANDS[command]
+    if function_name is None:
+        # Not alter_sys: it would set sys.argv[0], the name in the usage message, to the module's file
+        return partial(runpy.run_module, module_name, run_name="__main__")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        # The plot commands need RL Zoo's optional plotting packages
+        raise UsageError(f"needs the Python package {error.name!r}: pip install 'sb3-reinforce[zoo]'") from error
+    return getattr(module, function_name)
+
+
+@contextmanager
+def _command_line(prog: str, args: list[str]) -> Iterator[None]:
+    """RL Zoo's commands parse ``sys.argv``: give them their arguments, and the wrapper's name for their usage."""
+    saved = sys.argv
+    sys.argv = [prog, *args]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _save_figures(entry_point: Callable[[], object], figure_dir: Path) -> None:
+    """Run a plot command with a non-interactive backend and save its figures as ``figure_dir/<title>.png``."""
+    # With Agg, RL Zoo's plt.show() returns at once and leaves the figures open to be saved
+    plt.switch_backend("Agg")
+    plt.close("all")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
+        entry_point()
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for number in plt.get_fignums():
+        figure = plt.figure(number)
+        name = re.sub(r"[^\w.-]+", "_", str(figure.get_label())).strip("_") or f"figure_{number}"
+        path = figure_dir / f"{name}.png"
+        figure.savefig(path)
+        plt.close(figure)
+        print(f"Saved {path}")

@@ -1,0 +1,103 @@
+"""RL Zoo's experiment manager with REINFORCE's presets, and one-line errors for bad input."""
+
+import difflib
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.utils import ALGOS, get_class_by_name
+from stable_baselines3.common.callbacks import BaseCallback
+
+import sb3_reinforce
+from sb3_reinforce.zoo.checks import UsageError, one_line
+from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password
+
+ALGO = "reinforce"
+PRESETS = Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
+# Left in the hyperparameters by _preprocess_hyperparams: _preprocess_action_noise turns them into action_noise
+ACTION_NOISE_KEYS = frozenset({"noise_type", "noise_std"})
+
+
+class ReinforceExperimentManager(ExperimentManager):
+    """
+    RL Zoo's experiment manager, for ``--algo reinforce`` and every other algorithm. It differs in that:
+
+    - ``--algo reinforce`` reads the presets shipped with sb3_reinforce (``hyperparams/reinforce.yml``)
+      unless ``-conf`` names another file;
+    - ``rollout_buffer_class`` (a dotted class name) and ``rollout_buffer_kwargs`` (a Python expression
+      such as ``"dict(max_steps_per_env=2000)"``) may be strings, as RL Zoo allows for ``replay_buffer_*``;
+    - bad input raises :class:`~sb3_reinforce.zoo.checks.UsageError` before any env is made: an
+      unreadable hyperparameter file, a hyperparameter the algorithm does not take, an unreachable
+      ``--storage``, or a ``--trial-id`` that the study does not hold.
+
+    Takes the arguments of ``rl_zoo3.exp_manager.ExperimentManager``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # rl_zoo3.train passes config (-conf) by keyword; without it, RL Zoo looks for
+        # hyperparams/reinforce.yml in its own package
+        if kwargs.get("config") is None and self.algo == ALGO:
+            self.config = str(PRESETS)
+        if self.trial_id is not None:
+            self._check_trial()
+        elif self.optimize_hyperparameters and self.storage is not None and not self.storage.endswith(".log"):
+            # A journal file (.log) needs no server: RL Zoo creates it
+            check_storage_reachable(self.storage)
+            create_storage_tables(self.storage)
+
+    def _check_trial(self) -> None:
+        """Raise ``UsageError`` unless ``--storage`` and ``--study-name`` hold the trial ``--trial-id``."""
+        if self.storage is None or self.study_name is None:
+            raise UsageError("--trial-id needs --storage and --study-name, which hold the trial")
+        if self.trial_id == 0:
+            # read_hyperparameters tests the id for truth
+            raise UsageError("--trial-id 0: RL Zoo ignores trial 0 and trains with the presets; give its values with -params")
+        if not self.storage.endswith(".log"):
+            check_storage_reachable(self.storage)
+        elif not Path(self.storage).is_file():
+            raise UsageError(f"--storage {self.storage}: no such journal file")
+        try:
+            params = self.load_trial(self.storage, self.study_name, self.trial_id, convert=False)
+        except KeyError as error:
+            raise UsageError(f"--study-name {self.study_name}: no such study in {hide_password(self.storage)}") from error
+        except IndexError as error:
+            raise UsageError(f"--trial-id {self.trial_id}: study {self.study_name!r} has no such trial") from error
+        if not params:
+            raise UsageError(f"--trial-id {self.trial_id}: the trial sampled no hyperparameters (it failed first)")
+
+    def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            return super().read_hyperparameters()
+        except (OSError, ImportError, yaml.YAMLError, ValueError) as error:
+            raise UsageError(f"hyperparameter file {self.config}: {one_line(error)}") from error
+
+    def _preprocess_hyperparams(
+        self, hyperparams: dict[str, Any]
+    ) -> tuple[dict[str, Any], Callable | None, list[BaseCallback], Callable | None]:
+        hyperparams, env_wrapper, callbacks, vec_env_wrapper = super()._preprocess_hyperparams(hyperparams)
+        self._check_hyperparameter_names(hyperparams)
+        if isinstance(hyperparams.get("rollout_buffer_class"), str):
+            hyperparams["rollout_buffer_class"] = get_class_by_name(hyperparams["rollout_buffer_class"])
+        if isinstance(hyperparams.get("rollout_buffer_kwargs"), str):
+            # Evaluated as Python, as RL Zoo evaluates policy_kwargs and replay_buffer_kwargs
+            hyperparams["rollout_buffer_kwargs"] = eval(hyperparams["rollout_buffer_kwargs"])
+        return hyperparams, env_wrapper, callbacks, vec_env_wrapper
+
+    def _check_hyperparameter_names(self, hyperparams: dict[str, Any]) -> None:
+        """Raise ``UsageError`` naming the hyperparameters that the algorithm's constructor does not take."""
+        algo_class = ALGOS[self.algo]
+        parameters = inspect.signature(algo_class).parameters
+        if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+            return
+        problems = []
+        for key in sorted(hyperparams.keys() - parameters.keys() - ACTION_NOISE_KEYS):
+            source = "-params" if key in (self.custom_hyperparams or {}) else self.config
+            close = difflib.get_close_matches(key, list(parameters), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{key!r} from {source}{hint}")
+        if problems:
+            raise UsageError(f"{algo_class.__name__} takes no hyperparameter {', '.join(problems)}")

@@ -1,0 +1,303 @@
+"""RL Zoo integration: every RL Zoo command with --algo reinforce, tuning, and one-line errors for bad input."""
+
+import importlib.util
+import os
+import pwd
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rl_zoo3")
+optuna = pytest.importorskip("optuna")
+
+from sb3_reinforce import REINFORCE  # noqa: E402
+from sb3_reinforce.zoo.cli import main  # noqa: E402
+from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params  # noqa: E402
+
+ENV_ID = "CartPole-v1"
+# Training in these tests: the preset (8 envs), a fixed seed, no evaluation, and a tiny budget (-n)
+TRAIN = ("train", "--algo", "reinforce", "--env", ENV_ID, "--seed", "0", "--eval-freq", "-1")
+TUNE = ("-optimize", "--n-jobs", "1", "-n", "1000", "--sampler", "random", "--pruner", "none", "--no-optim-plots")
+
+
+def zoo(*args: object) -> None:
+    main([str(arg) for arg in args])
+
+
+def saved_model(folder: Path, algo: str = "reinforce") -> Path:
+    """The final model of the first run of ``algo`` in a log folder."""
+    return folder / algo / f"{ENV_ID}_1" / f"{ENV_ID}.zip"
+
+
+def write_conf(path: Path, **entry: object) -> Path:
+    """A hyperparameter file with one CartPole-v1 entry (written as YAML flow style, valid for RL Zoo)."""
+    entry = {"policy": "MlpPolicy", "n_envs": 2, "n_timesteps": 500, **entry}
+    lines = [f"  {key}: {value!r}" if isinstance(value, str) else f"  {key}: {value}" for key, value in entry.items()]
+    path.write_text("\n".join([f"{ENV_ID}:", *lines]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log folder where REINFORCE trained on CartPole-v1 with evaluations and checkpoints."""
+    folder = tmp_path_factory.mktemp("logs")
+    zoo(
+        "train",
+        "--algo",
+        "reinforce",
+        "--env",
+        ENV_ID,
+        "--seed",
+        0,
+        "-n",
+        2000,
+        "--eval-freq",
+        1000,
+        "--save-freq",
+        1000,
+        "-f",
+        folder,
+    )
+    return folder
+
+
+def test_train_uses_the_presets_and_saves_checkpoints(trained: Path) -> None:
+    run = trained / "reinforce" / f"{ENV_ID}_1"
+    for name in ("best_model.zip", "evaluations.npz", "rl_model_1000_steps.zip", "rl_model_2000_steps.zip", "0.monitor.csv"):
+        assert (run / name).is_file(), name
+    # Without -conf: the presets shipped in sb3_reinforce/hyperparams/reinforce.yml
+    model = REINFORCE.load(saved_model(trained))
+    assert (model.n_envs, model.lr_schedule(1.0), model.baseline) == (8, 3e-3, "mean")
+    assert model.num_timesteps == 2000
+
+
+def test_enjoy_best_model(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("requests")  # RL Zoo's enjoy imports its Hugging Face downloader
+    zoo("enjoy", "--algo", "reinforce", "--env", ENV_ID, "-f", trained, "--load-best", "-n", 300, "--no-render")
+    output = capsys.readouterr().out
+    assert "best_model.zip" in output
+    assert "Mean reward:" in output
+
+
+def test_plot_train_saves_the_figure(trained: Path, tmp_path: Path) -> None:
+    pytest.importorskip("seaborn")
+    pytest.importorskip("pandas")
+    zoo("plot_train", "-a", "reinforce", "-e", ENV_ID, "-f", trained, "-w", 10, "--save-figures", tmp_path)
+    assert (tmp_path / "Training_Episodic_Reward.png").stat().st_size > 0
+
+
+def test_all_plots_saves_the_figure(trained: Path, tmp_path: Path) -> None:
+    for module in ("seaborn", "scipy", "pytablewriter"):
+        pytest.importorskip(module)
+    args = ("-a", "reinforce", "-e", ENV_ID, "-f", trained, "--no-display", "-o", tmp_path / "results")
+    zoo("all_plots", *args, "--save-figures", tmp_path)
+    assert (tmp_path / "results.pkl").is_file()
+    assert (tmp_path / f"Results_{ENV_ID}.png").stat().st_size > 0
+
+
+def test_record_video(trained: Path, tmp_path: Path) -> None:
+    for module in ("moviepy", "pygame"):  # the video writer, and CartPole's renderer
+        pytest.importorskip(module)
+    zoo("record_video", "--algo", "reinforce", "--env", ENV_ID, "-f", trained, "-n", 50, "-o", tmp_path)
+    assert list(tmp_path.glob("final-model-reinforce-CartPole-v1-*.mp4"))
+
+
+def test_params_override(tmp_path: Path) -> None:
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "-params", "n_steps:4", "baseline:'none'")
+    model = REINFORCE.load(saved_model(tmp_path))
+    assert (model.n_steps, model.baseline) == (4, "none")
+
+
+def test_subproc_vec_env(tmp_path: Path) -> None:
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--vec-env", "subproc", "-params", "n_envs:2")
+    assert REINFORCE.load(saved_model(tmp_path)).n_envs == 2
+
+
+def test_tensorboard_log(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path / "logs", "--tensorboard-log", tmp_path / "tb")
+    assert list((tmp_path / "tb" / ENV_ID).glob("REINFORCE_1/events.out.tfevents.*"))
+
+
+def test_conf_file_overrides_the_presets(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path / "mine.yml", baseline="critic", learning_rate=0.001)
+    zoo(*TRAIN, "-f", tmp_path, "-conf", conf)
+    model = REINFORCE.load(saved_model(tmp_path))
+    assert (model.n_envs, model.baseline, model.lr_schedule(1.0)) == (2, "critic", 0.001)
+    assert model.num_timesteps >= 500  # n_timesteps of the file
+
+
+def test_rollout_buffer_kwargs_string(tmp_path: Path) -> None:
+    conf = write_conf(tmp_path / "buffer.yml", rollout_buffer_kwargs="dict(max_steps_per_env=2000)")
+    zoo(*TRAIN, "-f", tmp_path, "-conf", conf)
+    assert REINFORCE.load(saved_model(tmp_path)).rollout_buffer_kwargs == {"max_steps_per_env": 2000}
+
+
+def test_other_algorithms_stay_available(tmp_path: Path) -> None:
+    zoo("train", "--algo", "a2c", "--env", ENV_ID, "--seed", "0", "--eval-freq", "-1", "-n", 500, "-f", tmp_path)
+    assert saved_model(tmp_path, "a2c").is_file()
+
+
+@pytest.fixture(scope="module")
+def study_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A journal-file study ``s`` with two tuning trials of REINFORCE on CartPole-v1."""
+    folder = tmp_path_factory.mktemp("tuning")
+    storage = folder / "study.log"
+    zoo(*TRAIN, *TUNE, "-f", folder, "--storage", storage, "--study-name", "s", "--n-trials", 2)
+    return storage
+
+
+def load_journal_study(storage: Path) -> "optuna.Study":
+    backend = optuna.storages.journal.JournalFileBackend(str(storage))
+    return optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(backend))
+
+
+def test_optimize_with_a_journal_file(study_log: Path) -> None:
+    trials = load_journal_study(study_log).trials
+    assert [trial.state for trial in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert {"n_steps", "baseline", "learning_rate", "net_arch", "activation_fn"} <= set(trials[0].params)
+
+
+def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path) -> None:
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--storage", study_log, "--study-name", "s", "--trial-id", 1)
+    expected = convert_reinforce_params(load_journal_study(study_log).trials[1].params)
+    model = REINFORCE.load(saved_model(tmp_path))
+    assert (model.n_steps, model.baseline, model.normalize_advantage) == (
+        expected["n_steps"],
+        expected["baseline"],
+        expected["normalize_advantage"],
+    )
+    assert model.gamma == pytest.approx(expected["gamma"])
+    assert model.gae_lambda == pytest.approx(expected["gae_lambda"])
+    assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
+    assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--env", "CartPoel-v1"), "--env CartPoel-v1: Environment `CartPoel` doesn't exist. Did you mean: `CartPole`?"),
+        (("-params", "n_stepz:4"), "REINFORCE takes no hyperparameter 'n_stepz' from -params (did you mean 'n_steps'?)"),
+        (("-conf", "{conf}"), "REINFORCE takes no hyperparameter 'n_stepz' from {conf} (did you mean 'n_steps'?)"),
+        (("-conf", "{tmp}/missing.yml"), "hyperparameter file {tmp}/missing.yml: [Errno 2] No such file or directory"),
+        (("-optimize", "--storage", "postgresql://localhost:1/x"), "--storage postgresql://localhost:1/x: "),
+        (("--storage", "{tmp}/study.log", "--trial-id", "1"), "--trial-id needs --storage and --study-name"),
+        (("--storage", "{tmp}/study.log", "--study-name", "s", "--trial-id", "1"), "--storage {tmp}/study.log: no such"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(
+    args: tuple[str, ...], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = write_conf(tmp_path / "typo.yml", n_stepz=4)
+    args = tuple(arg.format(conf=conf, tmp=tmp_path) for arg in args)
+    with pytest.raises(SystemExit) as exit_info:
+        zoo(*TRAIN, "-f", tmp_path / "logs", *args)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("sb3-reinforce-zoo train: error: " + message.format(conf=conf, tmp=tmp_path))
+    assert "\n" not in error
+    # Nothing was trained or logged
+    assert not (tmp_path / "logs" / "reinforce").exists()
+
+
+def test_bad_input_from_the_command_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sb3_reinforce.zoo", "enjoy", "--algo", "reinforce", "--env", "NoSuchEnv-v0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "sb3-reinforce-zoo enjoy: error: --env NoSuchEnv-v0: Environment `NoSuchEnv` doesn't exist.\n"
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest PostgreSQL server binaries (Debian's /usr/lib/postgresql/<version>/bin, else on PATH)."""
+    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb") if path.parts[-3].isdigit()]
+    if found:
+        return max(found, key=lambda path: int(path.parts[-2]))
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def postgres_dialect() -> str | None:
+    """SQLAlchemy's dialect for the PostgreSQL driver that is installed, named so the URL does not depend on the default."""
+    for module, dialect in (("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return dialect
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PG_BIN = postgres_bin_dir()
+PG_DIALECT = postgres_dialect()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 with an empty database; its URL."""
+    assert PG_BIN is not None and PG_DIALECT is not None
+    # Not under pytest's tmp dir, which only its user can enter: as root, the server runs as postgres
+    directory = Path(tempfile.mkdtemp(prefix="sb3-reinforce-pg-"))
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("PostgreSQL refuses to run as root, and there is no postgres user")
+        os.chown(directory, user.pw_uid, user.pw_gid)
+
+    def run(*command: object) -> None:
+        args = [str(arg) for arg in command]
+        if as_root:
+            runuser = shutil.which("runuser")
+            args = [runuser, "-u", "postgres", "--", *args] if runuser else ["su", "postgres", "-c", shlex.join(args)]
+        subprocess.run(args, check=True, capture_output=True)
+
+    port, data = free_port(), directory / "data"
+    run(PG_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+    server = f"-k {directory} -c listen_addresses=127.0.0.1 -p {port}"
+    run(PG_BIN / "pg_ctl", "-D", data, "-l", directory / "server.log", "-o", server, "-w", "start")
+    try:
+        run(PG_BIN / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "studies")
+        yield f"{PG_DIALECT}://postgres@127.0.0.1:{port}/studies"
+    finally:
+        run(PG_BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.skipif(PG_BIN is None, reason="no PostgreSQL server binaries (initdb, pg_ctl)")
+@pytest.mark.skipif(PG_DIALECT is None, reason="no PostgreSQL driver (psycopg or psycopg2)")
+def test_distributed_tuning_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    # Two workers, as on two machines, start together on the empty database and share one study
+    command = [sys.executable, "-m", "sb3_reinforce.zoo", "train", "--algo", "reinforce", "--env", ENV_ID, *TUNE]
+    command += ["--n-trials", "2", "--storage", postgres_url, "--study-name", "shared"]
+    workers = [
+        subprocess.Popen(
+            [*command, "--seed", str(worker), "-f", str(tmp_path / f"worker{worker}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        for worker in (1, 2)
+    ]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output[-3000:]
+
+    trials = optuna.load_study(study_name="shared", storage=postgres_url).trials
+    assert [trial.state for trial in trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert sorted(trial.number for trial in trials) == [0, 1, 2, 3]
