@@ -209,3 +209,13 @@ def test_buffer_round_trips_spaces(observation_space: spaces.Space, action_space
 def test_max_steps_per_env_below_n_steps_is_refused() -> None:
     with pytest.raises(ValueError, match="max_steps_per_env"):
         EpisodicRolloutBuffer(10, spaces.Box(-1, 1, (2,)), spaces.Discrete(2), max_steps_per_env=5)
+
+
+def test_nbytes_is_the_storage_of_max_steps_per_env_transitions() -> None:
+    observation_space = spaces.Dict(
+        {"image": spaces.Box(0, 255, (4, 4, 3), dtype=np.uint8), "vector": spaces.Box(-1, 1, (5,))}
+    )
+    buffer = EpisodicRolloutBuffer(4, observation_space, spaces.Box(-1, 1, (2,)), n_envs=3, max_steps_per_env=10)
+    # Per transition: uint8 image, float32 vector, float32 actions, float32 reward, bool end, int64 episode step
+    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8
+    assert buffer.nbytes == 10 * 3 * per_transition

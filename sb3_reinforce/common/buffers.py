@@ -134,6 +134,15 @@ class EpisodicRolloutBuffer:
         return self.pos >= self.max_steps_per_env
 
     @property
+    def nbytes(self) -> int:
+        """
+        Bytes of the transition storage (``max_steps_per_env`` rows of every env): the bound on
+        the memory of stored transitions, whatever the episodes' length.
+        """
+        arrays = [*self.observations.values(), self.actions, self.rewards, self.episode_ends, self.episode_steps]
+        return sum(array.nbytes for array in arrays)
+
+    @property
     def n_transitions(self) -> int:
         """Number of transitions of the complete episodes ready for training."""
         return int(self._train_mask.sum())
