@@ -6,27 +6,26 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-OBS_DIM = 8
-
 
 class FixedLengthEnv(gym.Env):
     """
-    Random observations in ``[-1, 1]^8``, two actions, reward 1 per step; every episode terminates
-    after exactly ``episode_length`` steps. It has no ``TimeLimit``: the length is the env's own.
+    Random observations in ``[-1, 1]^obs_dim``, two actions, reward 1 per step; every episode
+    terminates after exactly ``episode_length`` steps. It has no ``TimeLimit``: the length is the env's own.
 
     :param episode_length: Number of steps of every episode
+    :param obs_dim: Size of the observation vector
     """
 
-    def __init__(self, episode_length: int):
+    def __init__(self, episode_length: int, obs_dim: int = 8):
         if episode_length < 1:
             raise ValueError(f"episode_length={episode_length} must be >= 1")
         self.episode_length = episode_length
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(OBS_DIM,), dtype=np.float32)
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=(obs_dim,), dtype=np.float32)
         self.action_space = spaces.Discrete(2)
         self.t = 0
 
     def _obs(self) -> np.ndarray:
-        return self.np_random.uniform(-1.0, 1.0, OBS_DIM).astype(np.float32)
+        return self.np_random.uniform(-1.0, 1.0, self.observation_space.shape).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)

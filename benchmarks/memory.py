@@ -1,7 +1,8 @@
 """
 Memory suite: peak RSS of REINFORCE training on episodes of 1k to 100k steps, each case in a fresh
 process so that its peak is its own. The rollout buffer stores at most ``max_steps_per_env``
-transitions per env; longer episodes are cut into segments.
+transitions per env; longer episodes are cut into segments. Observations are large (4 KiB) so that
+the buffer, not the interpreter, dominates the growth.
 """
 
 import dataclasses
@@ -23,6 +24,9 @@ BASELINES: tuple[Baseline, ...] = ("none", "critic")
 EPISODE_LENGTHS = {"full": (1_000, 10_000, 100_000), "quick": (1_000, 10_000)}
 # Training budget, in episodes
 EPISODES_PER_CASE = 2
+# float32 observations of 4 KiB: 10k stored transitions take 40 MiB
+OBS_DIM = 1024
+MIB = 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,16 +45,21 @@ class MemoryCase:
 def measure_case(case: MemoryCase) -> dict[str, Any]:
     """Train REINFORCE (defaults, one env) on the case; its peak RSS before and after ``learn()``."""
     torch.set_num_threads(1)
-    env = make_vec_env(functools.partial(FixedLengthEnv, episode_length=case.episode_length), n_envs=1, seed=0)
+    env_factory = functools.partial(FixedLengthEnv, episode_length=case.episode_length, obs_dim=OBS_DIM)
+    env = make_vec_env(env_factory, n_envs=1, seed=0)
     model = REINFORCE("MlpPolicy", env, baseline=case.baseline, seed=0, device="cpu")
+    buffer = model.rollout_buffer
     rss_before = peak_rss_mib()
     start = time.perf_counter()
     model.learn(case.budget)
     return {
         **dataclasses.asdict(case),
+        "obs_dim": OBS_DIM,
         "budget": case.budget,
         "timesteps": model.num_timesteps,
-        "max_steps_per_env": model.rollout_buffer.max_steps_per_env,
+        "max_steps_per_env": buffer.max_steps_per_env,
+        "buffer_mib": buffer.nbytes / MIB,
+        "episode_mib": buffer.nbytes / buffer.max_steps_per_env * case.episode_length / MIB,
         "peak_rss_before_learn_mib": rss_before,
         "peak_rss_mib": peak_rss_mib(),
         "wall_time_s": time.perf_counter() - start,
@@ -80,19 +89,23 @@ def memory_section(data: dict[str, Any] | None) -> list[str]:
         return [*lines, "Not run: no `memory.json`.", ""]
     lines += [
         "REINFORCE with its defaults (one env, n_steps=1) on an env whose episodes last a fixed number of steps "
-        f"(8-dim Box observations, 2 actions, no TimeLimit), trained for {EPISODES_PER_CASE} episodes; each case in "
-        "a fresh process. Peak RSS from `resource.getrusage` (`ru_maxrss`): before `learn()` (after imports and model "
-        "construction) and at the end. Growth is what training added. "
+        f"({OBS_DIM}-dim float32 Box observations, 2 actions, no TimeLimit), trained for {EPISODES_PER_CASE} episodes; "
+        "each case in a fresh process. Peak RSS from `resource.getrusage` (`ru_maxrss`): before `learn()` (after "
+        "imports and model construction; the buffer's arrays are allocated but not yet touched) and at the end. "
+        "Growth is what training added. Buffer bound: `EpisodicRolloutBuffer.nbytes`, the storage of "
+        "`max_steps_per_env` transitions; one episode: what storing a whole episode would take. The training batch "
+        "is a copy of the stored transitions, so growth up to about twice the bound is expected. "
         f"Measured {data['meta']['date']} with `{data['meta']['command']}`.",
         "",
-        "| baseline | episode length | budget | max_steps_per_env | peak RSS before learn (MiB) | peak RSS (MiB) "
-        "| growth (MiB) | time (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| baseline | episode length | budget | max_steps_per_env | buffer bound (MiB) | one episode (MiB) "
+        "| peak RSS before learn (MiB) | peak RSS (MiB) | growth (MiB) | time (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in data["results"]:
         growth = row["peak_rss_mib"] - row["peak_rss_before_learn_mib"]
         lines.append(
             f"| {row['baseline']} | {row['episode_length']:,} | {row['budget']:,} | {row['max_steps_per_env']:,} "
-            f"| {row['peak_rss_before_learn_mib']:.0f} | {row['peak_rss_mib']:.0f} | {growth:.0f} | {row['wall_time_s']:.1f} |"
+            f"| {row['buffer_mib']:.0f} | {row['episode_mib']:.0f} | {row['peak_rss_before_learn_mib']:.0f} "
+            f"| {row['peak_rss_mib']:.0f} | {growth:.0f} | {row['wall_time_s']:.1f} |"
         )
     return [*lines, ""]
