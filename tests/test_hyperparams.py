@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rl_zoo3.utils import linear_schedule
 from torch import nn
 
 import sb3_reinforce
@@ -26,7 +27,16 @@ def test_preset_builds_a_model(env_id: str) -> None:
     kwargs = {key: value for key, value in entry.items() if key not in ZOO_KEYS}
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"nn": nn})
+    # RL Zoo turns "lin_X" into a schedule from X down to 0
+    initial_learning_rate = kwargs.get("learning_rate", 1e-3)
+    if isinstance(initial_learning_rate, str):
+        prefix, value = initial_learning_rate.split("_")
+        assert prefix == "lin"
+        initial_learning_rate = float(value)
+        kwargs["learning_rate"] = linear_schedule(initial_learning_rate)
     # The constructor validates every argument; no env is needed for that
     model = REINFORCE(entry["policy"], None, _init_setup_model=False, **kwargs)
     for key, value in kwargs.items():
         assert getattr(model, key, value) == value
+    model._setup_lr_schedule()
+    assert model.lr_schedule(1.0) == pytest.approx(initial_learning_rate)
