@@ -93,8 +93,9 @@ def memory_section(data: dict[str, Any] | None) -> list[str]:
         "each case in a fresh process. Peak RSS from `resource.getrusage` (`ru_maxrss`): before `learn()` (after "
         "imports and model construction; the buffer's arrays are allocated but not yet touched) and at the end. "
         "Growth is what training added. Buffer bound: `EpisodicRolloutBuffer.nbytes`, the storage of "
-        "`max_steps_per_env` transitions; one episode: what storing a whole episode would take. The training batch "
-        "is a copy of the stored transitions, so growth up to about twice the bound is expected. "
+        "`max_steps_per_env` transitions; one episode: what storing a whole episode would take. Training works on a "
+        "copy of the batch, plus the forward and backward passes' working memory, so growth of 2-3 times the "
+        "bound is expected; what matters is that it stops growing with the episode length. "
         f"Measured {data['meta']['date']} with `{data['meta']['command']}`.",
         "",
         "| baseline | episode length | budget | max_steps_per_env | buffer bound (MiB) | one episode (MiB) "
