@@ -42,6 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--envs", type=_names, action="extend", nargs="+", help="sample-suite tasks, comma- or space-separated (default: all)"
     )
+    parser.add_argument("--algos", type=_names, help="only these sample-suite algorithms (default: all)")
     parser.add_argument("--seeds", type=int, help="seeds per task, overriding the task's")
     parser.add_argument("--budget", type=int, help="env steps per sample run, overriding every task's (for smoke tests)")
     args = parser.parse_args(argv)
@@ -57,6 +58,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.envs) - set(sample.TASKS_BY_ENV))
     if unknown:
         parser.error(f"unknown envs {unknown}; the sample suite knows {','.join(sample.TASKS_BY_ENV)}")
+    known_algos = {algo for env_id in args.envs for algo in sample.TASKS_BY_ENV[env_id].algos}
+    unknown = sorted(set(args.algos or ()) - known_algos)
+    if unknown:
+        parser.error(f"unknown algos {unknown} for these envs; choose from {','.join(sorted(known_algos))}")
     return args
 
 
@@ -91,7 +96,7 @@ def main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     if "sample" in args.suites:
-        specs = sample.plan_runs(args.envs, args.quick, args.seeds, args.budget)
+        specs = sample.plan_runs(args.envs, args.quick, args.seeds, args.budget, args.algos)
         failures = sample.run_suite(specs, args.out / "runs", args.workers, meta)
     if "throughput" in args.suites:
         write_json(args.out / "throughput.json", throughput.run_suite(args.quick, meta))

@@ -76,7 +76,9 @@ class RunSpec:
         return sorted({*range(EVAL_EVERY, self.budget + 1, EVAL_EVERY), self.budget})
 
 
-def plan_runs(env_ids: list[str], quick: bool, seeds: int | None, budget: int | None) -> list[RunSpec]:
+def plan_runs(
+    env_ids: list[str], quick: bool, seeds: int | None, budget: int | None, algos: list[str] | None = None
+) -> list[RunSpec]:
     """
     The runs of the suite, longest first (so the parallel workers finish together).
 
@@ -84,6 +86,7 @@ def plan_runs(env_ids: list[str], quick: bool, seeds: int | None, budget: int | 
     :param quick: Quick mode: ``QUICK_BUDGET`` steps, ``QUICK_SEEDS`` seeds, fewer eval episodes
     :param seeds: Number of seeds, overriding the task's (or quick mode's)
     :param budget: Env steps per run, overriding the task's (or quick mode's)
+    :param algos: Only these of each task's algorithms (default: all of them)
     """
     mode = "quick" if quick else "full"
     specs = []
@@ -92,6 +95,8 @@ def plan_runs(env_ids: list[str], quick: bool, seeds: int | None, budget: int | 
         task_budget = budget or (QUICK_BUDGET if quick else task.budget)
         task_seeds = seeds or (QUICK_SEEDS if quick else task.seeds)
         for algo in task.algos:
+            if algos is not None and algo not in algos:
+                continue
             hyperparams = load_hyperparams(algo, env_id)
             specs += [
                 RunSpec(env_id, algo, seed, task_budget, task.threshold, EVAL_EPISODES[mode], hyperparams)

@@ -1,0 +1,68 @@
+"""The benchmark's planning, command line and metrics (no training: the benchmark itself runs outside CI)."""
+
+import math
+
+import pytest
+
+from benchmarks import run, sample
+from benchmarks.sample_report import first_solve_step, summarize
+
+
+def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
+    specs = sample.plan_runs(
+        ["CartPole-v1", "Acrobot-v1"], quick=False, seeds=2, budget=1000, algos=["REINFORCE-critic", "A2C"]
+    )
+    assert sorted((spec.env_id, spec.algo, spec.seed) for spec in specs) == sorted(
+        (env_id, algo, seed)
+        for env_id in ("CartPole-v1", "Acrobot-v1")
+        for algo in ("REINFORCE-critic", "A2C")
+        for seed in (0, 1)
+    )
+    assert all(spec.budget == 1000 and spec.name.endswith(f"__1000__seed{spec.seed}") for spec in specs)
+    critic = next(spec for spec in specs if spec.algo == "REINFORCE-critic")
+    assert critic.hyperparams.kwargs["baseline"] == "critic"
+
+
+def test_eval_points_end_at_the_budget() -> None:
+    spec = sample.plan_runs(["CartPole-v1"], quick=False, seeds=1, budget=12_000, algos=["A2C"])[0]
+    assert spec.eval_points() == [5_000, 10_000, 12_000]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--envs", "CartPole-v2"], "unknown envs"),
+        (["--envs", "LunarLander-v3", "--algos", "REINFORCE-mean"], "unknown algos"),
+        (["--suites", "speed"], "unknown suites"),
+    ],
+)
+def test_bad_command_lines_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def _run(means: list[float], seed: int) -> dict:
+    steps = [5_000 * (i + 1) for i in range(len(means))]
+    return {
+        "algo": "REINFORCE-critic",
+        "budget": steps[-1],
+        "threshold": 100.0,
+        "eval_steps": steps,
+        "eval_means": means,
+        "seed": seed,
+        "wall_time_s": 1.0,
+        "eval_time_s": 0.5,
+        "hyperparams": {},
+    }
+
+
+def test_a_seed_that_solves_then_falls_back_is_solved_but_not_stable() -> None:
+    held = _run([0, 120, 100, 110, 130, 105, 101], seed=0)
+    fell_back = _run([0, 120, 90, 95, 99, 99, 99], seed=1)
+    never = _run([0, 10, 20, 30, 40, 50, 99], seed=2)
+    summary = summarize([held, fell_back, never])
+    assert summary.solve_steps == [10_000, 10_000, math.inf]
+    assert summary.finals == pytest.approx([109.2, 96.4, 47.8])
+    assert summary.stable == 1
+    assert first_solve_step([5_000, 10_000], [99.9, 100.0], 100.0) == 10_000
