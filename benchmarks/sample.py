@@ -136,7 +136,7 @@ class PeriodicEvaluation(BaseCallback):
     def _evaluate(self, point: int) -> None:
         start = time.perf_counter()
         training_normalization = self.model.get_vec_normalize_env()
-        if training_normalization is not None:
+        if training_normalization is not None and training_normalization.norm_obs:
             assert isinstance(self.eval_env, VecNormalize)
             self.eval_env.obs_rms = copy.deepcopy(training_normalization.obs_rms)
         mean, std = cast(

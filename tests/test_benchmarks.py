@@ -5,6 +5,8 @@ import math
 import pytest
 
 from benchmarks import run, sample
+from benchmarks.hyperparams import Hyperparams, make_env, make_model
+from benchmarks.sample import PeriodicEvaluation
 from benchmarks.sample_report import first_solve_step, summarize
 
 
@@ -66,3 +68,15 @@ def test_a_seed_that_solves_then_falls_back_is_solved_but_not_stable() -> None:
     assert summary.finals == pytest.approx([109.2, 96.4, 47.8])
     assert summary.stable == 1
     assert first_solve_step([5_000, 10_000], [99.9, 100.0], 100.0) == 10_000
+
+
+@pytest.mark.parametrize("normalize", [None, {}, {"norm_obs": False}])
+def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None) -> None:
+    hyperparams = Hyperparams(source="test", n_envs=2, policy="MlpPolicy", normalize=normalize, kwargs={"baseline": "critic"})
+    env = make_env("CartPole-v1", hyperparams, seed=0)
+    eval_env = make_env("CartPole-v1", hyperparams, seed=1, n_envs=1, training=False)
+    model = make_model("REINFORCE-critic", hyperparams, env, seed=0)
+    evaluation = PeriodicEvaluation(eval_env, [200, 400], n_episodes=2)
+    model.learn(400, callback=evaluation)
+    assert evaluation.steps == [200, 400]
+    assert all(mean >= 1.0 for mean in evaluation.means)
