@@ -79,6 +79,8 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         f"- Python {machine['python']}, torch {machine['torch']}, stable-baselines3 {machine['stable_baselines3']}, "
         f"gymnasium {machine['gymnasium']}, numpy {machine['numpy']}",
         f"- Report written {meta['date']} by `{meta['command']}`",
+        "- Which of the project's targets these results meet, and what was tried where they are missed: "
+        "the status table in `docs/modules/reinforce.md`",
         "",
         *sample_section(out / "runs", out),
         *throughput.throughput_section(_json_or_none(out / "throughput.json")),

@@ -1,13 +1,14 @@
-"""The benchmark's planning, command line and metrics (no training: the benchmark itself runs outside CI)."""
+"""The benchmark's planning, command line, evaluation and report (short runs only: the benchmark itself runs outside CI)."""
 
 import math
 
 import pytest
 
 from benchmarks import run, sample
+from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
-from benchmarks.sample_report import first_solve_step, summarize
+from benchmarks.sample_report import first_solve_step, sample_section, summarize
 
 
 def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
@@ -55,7 +56,11 @@ def _run(means: list[float], seed: int) -> dict:
         "seed": seed,
         "wall_time_s": 1.0,
         "eval_time_s": 0.5,
-        "hyperparams": {},
+        "hyperparams": {"source": "test", "n_envs": 1, "policy": "MlpPolicy", "normalize": None, "kwargs": {}},
+        "env_id": "CartPole-v1",
+        "eval_episodes": 20,
+        "eval_stds": [0.0] * len(means),
+        "meta": {"date": "2026-11-25 00:00 UTC"},
     }
 
 
@@ -80,3 +85,12 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
     model.learn(400, callback=evaluation)
     assert evaluation.steps == [200, 400]
     assert all(mean >= 1.0 for mean in evaluation.means)
+
+
+def test_report_names_the_tasks_not_run_yet(tmp_path) -> None:
+    write_json(tmp_path / "runs" / "one.json", _run([0, 120, 100, 110, 130, 105, 101], seed=0))
+    report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
+    assert "### CartPole-v1" in report and (tmp_path / "learning_curves_CartPole-v1.png").is_file()
+    not_run = next(line for line in report.splitlines() if line.startswith("Not run yet"))
+    assert "CartPole-v1" not in not_run
+    assert all(env_id in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
