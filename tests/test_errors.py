@@ -22,6 +22,8 @@ from sb3_reinforce import REINFORCE
         (dict(baseline="critic", vf_coef=0.0), "vf_coef=0.0 must be > 0 with baseline='critic'"),
         (dict(gae_lambda=1.2), r"gae_lambda=1.2 must be in \[0, 1\]"),
         (dict(max_grad_norm=0.0), "max_grad_norm=0.0 must be > 0"),
+        (dict(baseline="critic", critic_gradient_steps=0), "critic_gradient_steps=0 must be an integer >= 1"),
+        (dict(baseline="mean", critic_gradient_steps=5), "critic_gradient_steps=5 needs baseline='critic'"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
     ],
 )

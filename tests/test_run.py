@@ -5,6 +5,7 @@ import inspect
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback, StopTrainingOnMaxEpisodes
@@ -175,3 +176,28 @@ def test_budget_is_respected_and_logging_keys(tmp_path) -> None:
         "train/batch_size",
     ]:
         assert key in header
+
+
+def _first_update(critic_gradient_steps: int) -> tuple[REINFORCE, float]:
+    """A critic model after one update on CartPole, and its value loss on that update's batch."""
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = REINFORCE("MlpPolicy", env, n_steps=50, baseline="critic", critic_gradient_steps=critic_gradient_steps, seed=0)
+    model.learn(100)  # the budget ends the first rollout: one update
+    batch = model.rollout_buffer.get()
+    returns, _ = model.rollout_buffer.compute_returns_and_advantages(np.zeros(model.rollout_buffer.n_transitions))
+    with th.no_grad():
+        values = model.policy.predict_values(batch.observations).flatten().numpy()
+    return model, float(np.mean((returns - values) ** 2))
+
+
+def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
+    one_step, one_step_loss = _first_update(1)
+    many_steps, many_steps_loss = _first_update(200)
+    assert one_step.num_timesteps == many_steps.num_timesteps and one_step._n_updates == many_steps._n_updates == 1
+    assert many_steps_loss < 0.2 * one_step_loss
+    # MlpPolicy's actor and critic share no layers: the extra steps change the critic only
+    for (name, one), (_, many) in zip(one_step.policy.named_parameters(), many_steps.policy.named_parameters(), strict=True):
+        if name.startswith(("mlp_extractor.policy_net", "action_net")):
+            assert th.equal(one, many), name
+        elif name.startswith(("mlp_extractor.value_net", "value_net")):
+            assert not th.equal(one, many), name

@@ -83,6 +83,10 @@ class REINFORCE(OnPolicyAlgorithm):
         index in its episode, as in the textbook pseudo-algorithm
         (``theta <- theta + alpha * gamma**t * G_t * grad log pi``). Off by default: it is the exact
         gradient of the discounted objective from the start state, but starves late steps of signal.
+    :param critic_gradient_steps: With ``baseline="critic"``: gradient steps on each batch's value
+        loss. The first is taken together with the policy's step; the others on the value loss
+        alone, so the critic fits returns of a large scale without reward normalization (Spinning
+        Up's VPG takes 80). The actor is unchanged by them unless it shares layers with the critic.
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -122,6 +126,7 @@ class REINFORCE(OnPolicyAlgorithm):
         normalize_advantage: bool = True,
         baseline: Baseline = "mean",
         gamma_t_weighting: bool = False,
+        critic_gradient_steps: int = 1,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -138,6 +143,7 @@ class REINFORCE(OnPolicyAlgorithm):
             max_grad_norm=max_grad_norm,
             baseline=baseline,
             rollout_buffer_class=rollout_buffer_class,
+            critic_gradient_steps=critic_gradient_steps,
         )
         super().__init__(
             policy,
@@ -169,6 +175,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.baseline = baseline
         self.gamma_t_weighting = gamma_t_weighting
+        self.critic_gradient_steps = critic_gradient_steps
         self.return_mean: float | None = None
 
         if use_rms_prop and "optimizer_class" not in self.policy_kwargs:
@@ -314,7 +321,7 @@ class REINFORCE(OnPolicyAlgorithm):
     def train(self) -> None:
         """
         Update the policy (and the critic) with one gradient step on the complete episodes of the
-        last rollout.
+        last rollout; the critic then takes ``critic_gradient_steps - 1`` more on its value loss.
         """
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
@@ -368,32 +375,42 @@ class REINFORCE(OnPolicyAlgorithm):
                 f"REINFORCE loss is {loss.item()} at timestep {self.num_timesteps}; the update was skipped "
                 "and the parameters are unchanged (lower learning_rate or check the rewards' scale)"
             )
-        self.policy.optimizer.zero_grad()
-        loss.backward()
-        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-        self.policy.optimizer.step()
+        self._gradient_step(loss)
         self._n_updates += 1
-
         if values is not None:
+            for _ in range(self.critic_gradient_steps - 1):
+                values = self.policy.predict_values(batch.observations).flatten()
+                value_loss = F.mse_loss(returns, values)
+                self._gradient_step(self.vf_coef * value_loss)
             self.logger.record("train/value_loss", value_loss.item())
             self.logger.record("train/explained_variance", explained_variance(values.detach().cpu().numpy(), returns_np))
         elif self.baseline == "mean":
-            baseline_values = np.full_like(returns_np, self.return_mean or 0.0)
-            self.logger.record("train/value_loss", float(np.mean((returns_np - baseline_values) ** 2)))
-            self.logger.record("train/explained_variance", explained_variance(baseline_values, returns_np))
-        if self.baseline == "mean":
-            # Updated after the step, so the baseline never depends on the batch it is applied to
-            batch_mean = float(returns_np.mean())
-            if self.return_mean is None:
-                self.return_mean = batch_mean
-            else:
-                self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
+            self._update_mean_baseline(returns_np)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/policy_loss", policy_loss.item())
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+
+    def _update_mean_baseline(self, returns: np.ndarray) -> None:
+        """Log how well the running mean fitted this batch's returns, then move it towards them."""
+        baseline_values = np.full_like(returns, self.return_mean or 0.0)
+        self.logger.record("train/value_loss", float(np.mean((returns - baseline_values) ** 2)))
+        self.logger.record("train/explained_variance", explained_variance(baseline_values, returns))
+        # Updated after the step, so the baseline never depends on the batch it is applied to
+        batch_mean = float(returns.mean())
+        if self.return_mean is None:
+            self.return_mean = batch_mean
+        else:
+            self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
+
+    def _gradient_step(self, loss: th.Tensor) -> None:
+        """One optimizer step on ``loss``, with the gradient norm clipped to ``max_grad_norm``."""
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
 
     def learn(
         self: SelfREINFORCE,
@@ -516,6 +533,7 @@ def _check_arguments(
     max_grad_norm: float,
     baseline: str,
     rollout_buffer_class: type | None,
+    critic_gradient_steps: int,
 ) -> None:
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r} is not one of {', '.join(map(repr, BASELINES))}")
@@ -532,6 +550,10 @@ def _check_arguments(
         raise ValueError(f"vf_coef={vf_coef!r} must be > 0 with baseline='critic', or the critic never learns")
     if not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm={max_grad_norm!r} must be > 0")
+    if not isinstance(critic_gradient_steps, int) or isinstance(critic_gradient_steps, bool) or critic_gradient_steps < 1:
+        raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} must be an integer >= 1")
+    if baseline != "critic" and critic_gradient_steps != 1:
+        raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
     if rollout_buffer_class is not None and not (
         isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EpisodicRolloutBuffer)
     ):
