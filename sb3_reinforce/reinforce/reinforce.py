@@ -537,8 +537,7 @@ def _check_arguments(
 ) -> None:
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r} is not one of {', '.join(map(repr, BASELINES))}")
-    if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r} must be an integer >= 1")
+    _check_positive_integer("n_steps", n_steps)
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma={gamma!r} must be in [0, 1]")
     if not 0.0 <= gae_lambda <= 1.0:
@@ -550,8 +549,7 @@ def _check_arguments(
         raise ValueError(f"vf_coef={vf_coef!r} must be > 0 with baseline='critic', or the critic never learns")
     if not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm={max_grad_norm!r} must be > 0")
-    if not isinstance(critic_gradient_steps, int) or isinstance(critic_gradient_steps, bool) or critic_gradient_steps < 1:
-        raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} must be an integer >= 1")
+    _check_positive_integer("critic_gradient_steps", critic_gradient_steps)
     if baseline != "critic" and critic_gradient_steps != 1:
         raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
     if rollout_buffer_class is not None and not (
@@ -561,6 +559,12 @@ def _check_arguments(
             f"rollout_buffer_class={rollout_buffer_class!r} must be EpisodicRolloutBuffer or a subclass: "
             "REINFORCE needs whole episodes"
         )
+
+
+def _check_positive_integer(name: str, value: object) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int (not a bool) >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1")
 
 
 def _check_finite(obs: np.ndarray | dict[str, np.ndarray], rewards: np.ndarray | None, step: int) -> None:
