@@ -193,12 +193,12 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
         lines += [f"### {env_id} ({'no threshold' if threshold is None else f'threshold {threshold:g}'})", ""]
         lines += [*results_table(summaries), "", "Hyperparameters:", "", *hyperparams_table(summaries), ""]
         lines += [f"![learning curves on {env_id}]({plot_name})", ""]
-    missing = [task for task in TASKS if task.env_id not in {run["env_id"] for run in runs}]
+    run_env_ids = {run["env_id"] for run in runs}
+    missing = [task.env_id for task in TASKS if task.env_id not in run_env_ids]
     if missing:
-        names = ",".join(task.env_id for task in missing)
         lines += [
-            f"Not run yet: {', '.join(task.env_id for task in missing)} "
-            f"(`python -m benchmarks.run --suites sample --envs {names} --out {out}`).",
+            f"Not run yet: {', '.join(missing)} "
+            f"(`python -m benchmarks.run --suites sample --envs {','.join(missing)} --out {out}`).",
             "",
         ]
     return lines

@@ -13,7 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import sb3_reinforce
 from sb3_reinforce.zoo.checks import UsageError, one_line
-from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password
+from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password, is_journal_file
 
 ALGO = "reinforce"
 PRESETS = Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
@@ -44,8 +44,8 @@ class ReinforceExperimentManager(ExperimentManager):
             self.config = str(PRESETS)
         if self.trial_id is not None:
             self._check_trial()
-        elif self.optimize_hyperparameters and self.storage is not None and not self.storage.endswith(".log"):
-            # A journal file (.log) needs no server: RL Zoo creates it
+        elif self.optimize_hyperparameters and self.storage is not None and not is_journal_file(self.storage):
+            # A journal file needs no server: RL Zoo creates it
             check_storage_reachable(self.storage)
             create_storage_tables(self.storage)
 
@@ -56,7 +56,7 @@ class ReinforceExperimentManager(ExperimentManager):
         if self.trial_id == 0:
             # read_hyperparameters tests the id for truth
             raise UsageError("--trial-id 0: RL Zoo ignores trial 0 and trains with the presets; give its values with -params")
-        if not self.storage.endswith(".log"):
+        if not is_journal_file(self.storage):
             check_storage_reachable(self.storage)
         elif not Path(self.storage).is_file():
             raise UsageError(f"--storage {self.storage}: no such journal file")

@@ -13,6 +13,11 @@ from sb3_reinforce.zoo.checks import UsageError
 TABLE_CREATION_ATTEMPTS = 5
 
 
+def is_journal_file(storage: str) -> bool:
+    """Whether RL Zoo opens ``storage`` as an Optuna journal file (its rule: the name ends in ``.log``), not a database."""
+    return storage.endswith(".log")
+
+
 def hide_password(storage: str) -> str:
     """The storage URL with its password masked, for messages."""
     try:
