@@ -19,7 +19,7 @@ optuna = pytest.importorskip("optuna")
 
 from sb3_reinforce import REINFORCE  # noqa: E402
 from sb3_reinforce.zoo.cli import main  # noqa: E402
-from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params  # noqa: E402
+from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_reinforce_params  # noqa: E402
 
 ENV_ID = "CartPole-v1"
 # Training in these tests: the preset (8 envs), a fixed seed, no evaluation, and a tiny budget (-n)
@@ -165,6 +165,30 @@ def test_optimize_with_a_journal_file(study_log: Path) -> None:
     assert {"n_steps", "baseline", "learning_rate", "net_arch", "activation_fn"} <= set(trials[0].params)
 
 
+SAMPLED = {
+    "n_steps": 8,
+    "one_minus_gamma": 0.01,
+    "learning_rate": 0.001,
+    "normalize_advantage": True,
+    "ent_coef": 0.001,
+    "max_grad_norm": 0.5,
+    "net_arch": "small",
+    "activation_fn": "tanh",
+}
+CRITIC_SAMPLED = {"one_minus_gae_lambda": 0.05, "vf_coef": 0.5, "critic_gradient_steps": 20}
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "critic"])
+def test_sampler_builds_a_model(baseline: str) -> None:
+    critic = baseline == "critic"
+    trial = optuna.trial.FixedTrial({**SAMPLED, "baseline": baseline, **(CRITIC_SAMPLED if critic else {})})
+    kwargs = sample_reinforce_params(trial, n_actions=2, n_envs=2, additional_args={})
+    model = REINFORCE("MlpPolicy", ENV_ID, **kwargs)
+    assert (model.baseline, model.n_steps, model.gamma) == (baseline, 8, pytest.approx(0.99))
+    # Only the critic's trials sample its settings; the others keep the defaults (no gae_lambda warning)
+    assert (model.gae_lambda, model.critic_gradient_steps) == ((pytest.approx(0.95), 20) if critic else (1.0, 1))
+
+
 def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path) -> None:
     zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--storage", study_log, "--study-name", "s", "--trial-id", 1)
     expected = convert_reinforce_params(load_journal_study(study_log).trials[1].params)
@@ -176,6 +200,7 @@ def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path
     )
     assert model.gamma == pytest.approx(expected["gamma"])
     assert model.gae_lambda == pytest.approx(expected["gae_lambda"])
+    assert model.critic_gradient_steps == expected.get("critic_gradient_steps", 1)
     assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
     assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
 

@@ -55,6 +55,8 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
     if baseline == "critic":
         sampled_params["one_minus_gae_lambda"] = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
         sampled_params["vf_coef"] = trial.suggest_float("vf_coef", 0.1, 1.0)
+        # One gradient step per batch fits only small returns (LunarLander-v3: explained variance 0)
+        sampled_params["critic_gradient_steps"] = trial.suggest_categorical("critic_gradient_steps", [1, 5, 20, 80])
         trial.set_user_attr("gae_lambda", 1 - sampled_params["one_minus_gae_lambda"])
 
     # Display true values
