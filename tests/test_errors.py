@@ -24,6 +24,8 @@ from sb3_reinforce import REINFORCE
         (dict(max_grad_norm=0.0), "max_grad_norm=0.0 must be > 0"),
         (dict(baseline="critic", critic_gradient_steps=0), "critic_gradient_steps=0 must be an integer >= 1"),
         (dict(baseline="mean", critic_gradient_steps=5), "critic_gradient_steps=5 needs baseline='critic'"),
+        (dict(batch_size=0), "batch_size=0 must be an integer >= 1"),
+        (dict(batch_size=True), "batch_size=True must be an integer >= 1"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
     ],
 )

@@ -22,6 +22,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecFrameStack, VecNormalize
 
 from sb3_reinforce import REINFORCE
+from sb3_reinforce.reinforce import reinforce as reinforce_module
 
 BASELINES = ["none", "mean", "critic"]
 
@@ -63,10 +64,10 @@ def test_action_and_observation_spaces(env: gym.Env, baseline: str) -> None:
     assert env.action_space.contains(np.asarray(action).astype(env.action_space.dtype))
 
 
-@pytest.mark.parametrize("baseline", ["none", "critic"])
-def test_dict_observations(baseline: str) -> None:
+@pytest.mark.parametrize("baseline,batch_size", [("none", None), ("critic", None), ("critic", 16)])
+def test_dict_observations(baseline: str, batch_size: int | None) -> None:
     env = make_vec_env(SimpleMultiObsEnv, n_envs=2, env_kwargs=dict(random_start=True))
-    model = REINFORCE("MultiInputPolicy", env, n_steps=8, baseline=baseline, seed=0).learn(600)
+    model = REINFORCE("MultiInputPolicy", env, n_steps=8, baseline=baseline, batch_size=batch_size, seed=0).learn(600)
     assert model._n_updates > 0
 
 
@@ -178,11 +179,15 @@ def test_budget_is_respected_and_logging_keys(tmp_path) -> None:
         assert key in header
 
 
+def _after_one_rollout(**kwargs) -> REINFORCE:
+    """A model trained on one CartPole rollout (the budget ends the first rollout)."""
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    return REINFORCE("MlpPolicy", env, n_steps=50, seed=0, **kwargs).learn(100)
+
+
 def _first_update(critic_gradient_steps: int) -> tuple[REINFORCE, float]:
     """A critic model after one update on CartPole, and its value loss on that update's batch."""
-    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
-    model = REINFORCE("MlpPolicy", env, n_steps=50, baseline="critic", critic_gradient_steps=critic_gradient_steps, seed=0)
-    model.learn(100)  # the budget ends the first rollout: one update
+    model = _after_one_rollout(baseline="critic", critic_gradient_steps=critic_gradient_steps)
     batch = model.rollout_buffer.get()
     returns, _ = model.rollout_buffer.compute_returns_and_advantages(np.zeros(model.rollout_buffer.n_transitions))
     with th.no_grad():
@@ -201,3 +206,32 @@ def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
             assert th.equal(one, many), name
         elif name.startswith(("mlp_extractor.value_net", "value_net")):
             assert not th.equal(one, many), name
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_minibatches_use_every_transition_once(monkeypatch: pytest.MonkeyPatch, baseline: str, batch_size: int) -> None:
+    selected: list[th.Tensor] = []
+    select = reinforce_module._select
+
+    def recording_select(observations, indices):
+        selected.append(indices)
+        return select(observations, indices)
+
+    monkeypatch.setattr(reinforce_module, "_select", recording_select)
+    model = _after_one_rollout(baseline=baseline, batch_size=batch_size)
+    n_transitions = model.rollout_buffer.n_transitions
+    assert n_transitions > 64
+    assert model._n_updates == len(selected) == -(-n_transitions // batch_size)
+    assert all(len(indices) == batch_size for indices in selected[:-1])
+    assert th.equal(th.sort(th.cat(selected)).values, th.arange(n_transitions))
+    assert not th.equal(th.cat(selected), th.arange(n_transitions)), "minibatches are not shuffled"
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_batch_size_of_the_whole_batch_is_one_step(baseline: str) -> None:
+    whole = _after_one_rollout(baseline=baseline)
+    at_least_the_batch = _after_one_rollout(baseline=baseline, batch_size=10_000)
+    assert whole._n_updates == at_least_the_batch._n_updates == 1
+    for one, other in zip(whole.policy.parameters(), at_least_the_batch.policy.parameters(), strict=True):
+        assert th.equal(one, other)

@@ -14,7 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.save_util import load_from_zip_file
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
@@ -44,7 +44,7 @@ class REINFORCE(OnPolicyAlgorithm):
     has finished the episode it was in; an episode that starts in an env after its last episode end
     is carried into the next rollout (see :class:`~sb3_reinforce.common.buffers.EpisodicRolloutBuffer`).
     ``n_steps=1`` with one env is the textbook one-episode-per-update REINFORCE. Each rollout
-    gives one gradient step.
+    gives one gradient step, or one per minibatch of ``batch_size`` transitions.
 
     The constructor takes every keyword of SB3's ``A2C`` with the same meaning, except where noted.
 
@@ -83,6 +83,12 @@ class REINFORCE(OnPolicyAlgorithm):
         index in its episode, as in the textbook pseudo-algorithm
         (``theta <- theta + alpha * gamma**t * G_t * grad log pi``). Off by default: it is the exact
         gradient of the discounted objective from the start state, but starves late steps of signal.
+    :param batch_size: Transitions per policy gradient step. None (default): one step on the whole
+        batch of episodes. Otherwise the batch is shuffled and split into minibatches of this size,
+        one gradient step each, every transition used once; the returns, advantages and their
+        standardization are computed on the whole batch first. Sutton and Barto's pseudo-code steps
+        after every transition of the episode (``batch_size=1``). More steps per batch help when
+        episodes are long: LunarLander-v3's last up to 1000 steps.
     :param critic_gradient_steps: With ``baseline="critic"``: gradient steps on each batch's value
         loss. The first is taken together with the policy's step; the others on the value loss
         alone, so the critic fits returns of a large scale without reward normalization (Spinning
@@ -126,6 +132,7 @@ class REINFORCE(OnPolicyAlgorithm):
         normalize_advantage: bool = True,
         baseline: Baseline = "mean",
         gamma_t_weighting: bool = False,
+        batch_size: int | None = None,
         critic_gradient_steps: int = 1,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -143,6 +150,7 @@ class REINFORCE(OnPolicyAlgorithm):
             max_grad_norm=max_grad_norm,
             baseline=baseline,
             rollout_buffer_class=rollout_buffer_class,
+            batch_size=batch_size,
             critic_gradient_steps=critic_gradient_steps,
         )
         super().__init__(
@@ -175,6 +183,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.normalize_advantage = normalize_advantage
         self.baseline = baseline
         self.gamma_t_weighting = gamma_t_weighting
+        self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
         self.return_mean: float | None = None
 
@@ -320,8 +329,9 @@ class REINFORCE(OnPolicyAlgorithm):
 
     def train(self) -> None:
         """
-        Update the policy (and the critic) with one gradient step on the complete episodes of the
-        last rollout; the critic then takes ``critic_gradient_steps - 1`` more on its value loss.
+        Update the policy (and the critic) on the complete episodes of the last rollout: one
+        gradient step on the whole batch, or one per minibatch of ``batch_size`` transitions; the
+        critic then takes ``critic_gradient_steps - 1`` more steps on its value loss.
         """
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
@@ -338,23 +348,7 @@ class REINFORCE(OnPolicyAlgorithm):
         if isinstance(self.action_space, spaces.Discrete):
             actions = actions.flatten()
 
-        values: th.Tensor | None = None
-        if self.uses_critic:
-            values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, actions)
-            values = values.flatten()
-            bootstrap_values = None
-            bootstrap_obs = buffer.bootstrap_observations()
-            if bootstrap_obs is not None:
-                with th.no_grad():
-                    bootstrap_values = self.policy.predict_values(bootstrap_obs).flatten().cpu().numpy()
-            returns_np, advantages_np = buffer.compute_returns_and_advantages(values.detach().cpu().numpy(), bootstrap_values)
-        else:
-            distribution = self.policy.get_distribution(batch.observations)
-            log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
-            returns_np, advantages_np = buffer.compute_returns_and_advantages()
-            if self.baseline == "mean":
-                advantages_np = advantages_np - (self.return_mean or 0.0)
-
+        values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch.observations)
         returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
         advantages = th.as_tensor(advantages_np, dtype=th.float32, device=self.device)
         if self.normalize_advantage:
@@ -362,36 +356,74 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
-        policy_loss = -(advantages * log_prob).mean()
-        # Without an analytical entropy, -log_prob estimates it
-        entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
-        loss = policy_loss + self.ent_coef * entropy_loss
-        if values is not None:
-            value_loss = F.mse_loss(returns, values)
-            loss = loss + self.vf_coef * value_loss
+        policy_losses, entropy_losses, value_losses = [], [], []
+        for indices in self._minibatches(len(advantages)):
+            observations = _select(batch.observations, indices)
+            if self.uses_critic:
+                values, log_prob, entropy = self.policy.evaluate_actions(observations, actions[indices])
+                value_loss = F.mse_loss(returns[indices], values.flatten())
+            else:
+                distribution = self.policy.get_distribution(observations)
+                log_prob, entropy = distribution.log_prob(actions[indices]), distribution.entropy()
+            policy_loss = -(advantages[indices] * log_prob).mean()
+            # Without an analytical entropy, -log_prob estimates it
+            entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
+            loss = policy_loss + self.ent_coef * entropy_loss
+            if self.uses_critic:
+                loss = loss + self.vf_coef * value_loss
+                value_losses.append(value_loss.item())
+            if not th.isfinite(loss):
+                raise FloatingPointError(
+                    f"REINFORCE loss is {loss.item()} at timestep {self.num_timesteps}; that gradient step was "
+                    "skipped (lower learning_rate or check the rewards' scale)"
+                )
+            self._gradient_step(loss)
+            self._n_updates += 1
+            policy_losses.append(policy_loss.item())
+            entropy_losses.append(entropy_loss.item())
 
-        if not th.isfinite(loss):
-            raise FloatingPointError(
-                f"REINFORCE loss is {loss.item()} at timestep {self.num_timesteps}; the update was skipped "
-                "and the parameters are unchanged (lower learning_rate or check the rewards' scale)"
-            )
-        self._gradient_step(loss)
-        self._n_updates += 1
-        if values is not None:
+        if self.uses_critic:
             for _ in range(self.critic_gradient_steps - 1):
-                values = self.policy.predict_values(batch.observations).flatten()
-                value_loss = F.mse_loss(returns, values)
+                value_loss = F.mse_loss(returns, self.policy.predict_values(batch.observations).flatten())
                 self._gradient_step(self.vf_coef * value_loss)
-            self.logger.record("train/value_loss", value_loss.item())
-            self.logger.record("train/explained_variance", explained_variance(values.detach().cpu().numpy(), returns_np))
+                value_losses.append(value_loss.item())
+            self.logger.record("train/value_loss", value_losses[-1])
+            assert values_np is not None
+            self.logger.record("train/explained_variance", explained_variance(values_np, returns_np))
         elif self.baseline == "mean":
             self._update_mean_baseline(returns_np)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/entropy_loss", entropy_loss.item())
-        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/entropy_loss", float(np.mean(entropy_losses)))
+        self.logger.record("train/policy_loss", float(np.mean(policy_losses)))
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+
+    def _values_returns_and_advantages(self, observations: PyTorchObs) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """
+        The critic's values of the batch (None without a critic), its returns and its advantages
+        (returns minus the baseline, or GAE with the critic), before any gradient step.
+        """
+        buffer = self.rollout_buffer
+        if not self.uses_critic:
+            returns, advantages = buffer.compute_returns_and_advantages()
+            if self.baseline == "mean":
+                advantages = advantages - (self.return_mean or 0.0)
+            return None, returns, advantages
+        with th.no_grad():
+            values = self.policy.predict_values(observations).flatten().cpu().numpy()
+            bootstrap_obs = buffer.bootstrap_observations()
+            bootstrap_values = None
+            if bootstrap_obs is not None:
+                bootstrap_values = self.policy.predict_values(bootstrap_obs).flatten().cpu().numpy()
+        return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
+
+    def _minibatches(self, n_transitions: int) -> list[slice] | list[th.Tensor]:
+        """Indices of each gradient step's transitions: all of them, or a shuffled split into ``batch_size`` chunks."""
+        if self.batch_size is None or self.batch_size >= n_transitions:
+            return [slice(None)]
+        order = th.as_tensor(np.random.permutation(n_transitions), device=self.device)
+        return list(th.split(order, self.batch_size))
 
     def _update_mean_baseline(self, returns: np.ndarray) -> None:
         """Log how well the running mean fitted this batch's returns, then move it towards them."""
@@ -517,6 +549,13 @@ def _without_distribution_validation() -> Iterator[None]:
         th.distributions.Distribution.set_default_validate_args(previous)
 
 
+def _select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
+    """The rows ``indices`` of a batch of (plain or ``Dict``) observations."""
+    if isinstance(observations, dict):
+        return {key: value[indices] for key, value in observations.items()}
+    return observations[indices]
+
+
 def _standardize(values: th.Tensor) -> th.Tensor:
     """Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value)."""
     centered = values - values.mean()
@@ -533,6 +572,7 @@ def _check_arguments(
     max_grad_norm: float,
     baseline: str,
     rollout_buffer_class: type | None,
+    batch_size: int | None,
     critic_gradient_steps: int,
 ) -> None:
     if baseline not in BASELINES:
@@ -549,6 +589,8 @@ def _check_arguments(
         raise ValueError(f"vf_coef={vf_coef!r} must be > 0 with baseline='critic', or the critic never learns")
     if not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm={max_grad_norm!r} must be > 0")
+    if batch_size is not None:
+        _check_positive_integer("batch_size", batch_size)
     _check_positive_integer("critic_gradient_steps", critic_gradient_steps)
     if baseline != "critic" and critic_gradient_steps != 1:
         raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
