@@ -167,6 +167,7 @@ def test_optimize_with_a_journal_file(study_log: Path) -> None:
 
 SAMPLED = {
     "n_steps": 8,
+    "batch_size": 64,
     "one_minus_gamma": 0.01,
     "learning_rate": 0.001,
     "normalize_advantage": True,
@@ -184,7 +185,7 @@ def test_sampler_builds_a_model(baseline: str) -> None:
     trial = optuna.trial.FixedTrial({**SAMPLED, "baseline": baseline, **(CRITIC_SAMPLED if critic else {})})
     kwargs = sample_reinforce_params(trial, n_actions=2, n_envs=2, additional_args={})
     model = REINFORCE("MlpPolicy", ENV_ID, **kwargs)
-    assert (model.baseline, model.n_steps, model.gamma) == (baseline, 8, pytest.approx(0.99))
+    assert (model.baseline, model.n_steps, model.batch_size, model.gamma) == (baseline, 8, 64, pytest.approx(0.99))
     # Only the critic's trials sample its settings; the others keep the defaults (no gae_lambda warning)
     assert (model.gae_lambda, model.critic_gradient_steps) == ((pytest.approx(0.95), 20) if critic else (1.0, 1))
 
@@ -201,6 +202,7 @@ def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path
     assert model.gamma == pytest.approx(expected["gamma"])
     assert model.gae_lambda == pytest.approx(expected["gae_lambda"])
     assert model.critic_gradient_steps == expected.get("critic_gradient_steps", 1)
+    assert model.batch_size == expected["batch_size"]
     assert model.policy_kwargs["net_arch"] == expected["policy_kwargs"]["net_arch"]
     assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
 

@@ -31,6 +31,8 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
     """
     # Minimum steps per env in a rollout; 1 is textbook REINFORCE (one episode per env and update)
     n_steps = trial.suggest_categorical("n_steps", [1, 8, 32, 128, 512, 2048])
+    # Transitions per policy gradient step; None: one step per batch of episodes
+    batch_size = trial.suggest_categorical("batch_size", [None, 32, 64, 256])
     one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
     baseline = trial.suggest_categorical("baseline", ["none", "mean", "critic"])
@@ -42,6 +44,7 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
 
     sampled_params: dict[str, Any] = {
         "n_steps": n_steps,
+        "batch_size": batch_size,
         "one_minus_gamma": one_minus_gamma,
         "learning_rate": learning_rate,
         "baseline": baseline,
