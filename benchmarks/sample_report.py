@@ -193,12 +193,31 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
         lines += [f"### {env_id} ({'no threshold' if threshold is None else f'threshold {threshold:g}'})", ""]
         lines += [*results_table(summaries), "", "Hyperparameters:", "", *hyperparams_table(summaries), ""]
         lines += [f"![learning curves on {env_id}]({plot_name})", ""]
-    run_env_ids = {run["env_id"] for run in runs}
-    missing = [task.env_id for task in TASKS if task.env_id not in run_env_ids]
+    missing = missing_runs(runs)
     if missing:
+        lines += ["Not run yet (the command resumes: finished runs are kept):", ""]
         lines += [
-            f"Not run yet: {', '.join(missing)} "
-            f"(`python -m benchmarks.run --suites sample --envs {','.join(missing)} --out {out}`).",
-            "",
+            f"- {env_id}: {', '.join(f'{algo} ({seeds})' for algo, seeds in algos.items())}: "
+            f"`python -m benchmarks.run --suites sample --envs {env_id} --algos {','.join(algos)} --out {out}`"
+            for env_id, algos in missing.items()
         ]
+        lines.append("")
     return lines
+
+
+def missing_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """
+    Per task, the algorithms of the full suite with fewer seeds at the task's budget than it asks
+    for, and which seeds (e.g. ``"seeds 2-4"``).
+    """
+    done = defaultdict(set)
+    for run in runs:
+        done[run["env_id"], run["algo"], run["budget"]].add(run["seed"])
+    missing: dict[str, dict[str, str]] = {}
+    for task in TASKS:
+        for algo in task.algos:
+            seeds = [seed for seed in range(task.seeds) if seed not in done[task.env_id, algo, task.budget]]
+            if seeds:
+                span = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+                missing.setdefault(task.env_id, {})[algo] = span if len(seeds) < task.seeds else "all seeds"
+    return missing

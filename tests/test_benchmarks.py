@@ -87,10 +87,12 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
     assert all(mean >= 1.0 for mean in evaluation.means)
 
 
-def test_report_names_the_tasks_not_run_yet(tmp_path) -> None:
-    write_json(tmp_path / "runs" / "one.json", _run([0, 120, 100, 110, 130, 105, 101], seed=0))
+def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
+    # Seed 0 of one algorithm at CartPole-v1's budget: the others and the other seeds are still to run
+    write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "budget": 200_000})
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
     assert "### CartPole-v1" in report and (tmp_path / "learning_curves_CartPole-v1.png").is_file()
-    not_run = next(line for line in report.splitlines() if line.startswith("Not run yet"))
-    assert "CartPole-v1" not in not_run
-    assert all(env_id in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
+    not_run = report.split("Not run yet")[1]
+    assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), REINFORCE-critic (seeds 1-4)" in not_run
+    assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO " in not_run
+    assert all(f"- {env_id}: " in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
