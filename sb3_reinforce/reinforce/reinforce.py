@@ -356,7 +356,7 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
-        policy_losses, entropy_losses, value_losses = [], [], []
+        policy_losses, entropy_losses = [], []
         for indices in self._minibatches(len(advantages)):
             observations = _select(batch.observations, indices)
             if self.uses_critic:
@@ -371,7 +371,6 @@ class REINFORCE(OnPolicyAlgorithm):
             loss = policy_loss + self.ent_coef * entropy_loss
             if self.uses_critic:
                 loss = loss + self.vf_coef * value_loss
-                value_losses.append(value_loss.item())
             if not th.isfinite(loss):
                 raise FloatingPointError(
                     f"REINFORCE loss is {loss.item()} at timestep {self.num_timesteps}; that gradient step was "
@@ -386,8 +385,8 @@ class REINFORCE(OnPolicyAlgorithm):
             for _ in range(self.critic_gradient_steps - 1):
                 value_loss = F.mse_loss(returns, self.policy.predict_values(batch.observations).flatten())
                 self._gradient_step(self.vf_coef * value_loss)
-                value_losses.append(value_loss.item())
-            self.logger.record("train/value_loss", value_losses[-1])
+            # The value loss of the critic's last gradient step
+            self.logger.record("train/value_loss", value_loss.item())
             assert values_np is not None
             self.logger.record("train/explained_variance", explained_variance(values_np, returns_np))
         elif self.baseline == "mean":
