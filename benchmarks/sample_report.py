@@ -218,6 +218,17 @@ def missing_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
         for algo in task.algos:
             seeds = [seed for seed in range(task.seeds) if seed not in done[task.env_id, algo, task.budget]]
             if seeds:
-                span = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
-                missing.setdefault(task.env_id, {})[algo] = span if len(seeds) < task.seeds else "all seeds"
+                named = f"seed{'s' if len(seeds) > 1 else ''} {_ranges(seeds)}"
+                missing.setdefault(task.env_id, {})[algo] = named if len(seeds) < task.seeds else "all seeds"
     return missing
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Ascending integers as runs: ``[1, 2, 3, 5]`` -> ``"1-3, 5"``."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)

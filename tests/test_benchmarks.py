@@ -96,3 +96,11 @@ def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
     assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), REINFORCE-critic (seeds 1-4)" in not_run
     assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO " in not_run
     assert all(f"- {env_id}: " in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
+
+
+def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
+    for seed in (1, 3):
+        run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=seed), "budget": 200_000}
+        write_json(tmp_path / "runs" / f"{seed}.json", run_result)
+    report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
+    assert "REINFORCE-critic (seeds 0, 2, 4)" in report
