@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.type_aliases import PolicyPredictor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from benchmarks import tianshou_peer
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, load_hyperparams, make_env, make_model
 
 SMALL_TASK_ALGOS = ("REINFORCE-none", "REINFORCE-mean", "REINFORCE-critic", "A2C", "PPO")
 LARGE_TASK_ALGOS = ("REINFORCE-critic", "A2C", "PPO")
+# The peer runs where Tianshou is installed, on the task its settings are for
 EVAL_EVERY = 5_000
 EVAL_EPISODES = {"full": 20, "quick": 5}
 # The evaluation env runs this many copies (it divides both episode counts, so each copy runs as many episodes)
@@ -45,7 +49,7 @@ class Task:
 
 
 TASKS = (
-    Task("CartPole-v1", 475.0, 200_000, 5, SMALL_TASK_ALGOS),
+    Task("CartPole-v1", 475.0, 200_000, 5, (*SMALL_TASK_ALGOS, tianshou_peer.ALGO)),
     Task("Acrobot-v1", -100.0, 500_000, 5, SMALL_TASK_ALGOS),
     Task("LunarLander-v3", 200.0, 1_000_000, 5, LARGE_TASK_ALGOS),
     Task("InvertedPendulum-v5", 950.0, 300_000, 5, LARGE_TASK_ALGOS),
@@ -97,7 +101,13 @@ def plan_runs(
         for algo in task.algos:
             if algos is not None and algo not in algos:
                 continue
-            hyperparams = load_hyperparams(algo, env_id)
+            if algo == tianshou_peer.ALGO:
+                if not tianshou_peer.is_installed():
+                    print(f"sample: Tianshou is not installed, so {algo} does not run (pip install -e '.[peers]')")
+                    continue
+                hyperparams = tianshou_peer.HYPERPARAMS
+            else:
+                hyperparams = load_hyperparams(algo, env_id)
             specs += [
                 RunSpec(env_id, algo, seed, task_budget, task.threshold, EVAL_EPISODES[mode], hyperparams)
                 for seed in range(task_seeds)
@@ -127,21 +137,25 @@ class PeriodicEvaluation(BaseCallback):
         self.eval_time = 0.0
 
     def _on_step(self) -> bool:
-        crossed = [point for point in self.pending if point <= self.num_timesteps]
-        if crossed:
-            self.pending = self.pending[len(crossed) :]
-            self._evaluate(crossed[-1])
+        self.evaluate_if_due(self.num_timesteps, self.model)
         return True
 
-    def _evaluate(self, point: int) -> None:
+    def evaluate_if_due(self, num_timesteps: int, predictor: PolicyPredictor) -> None:
+        """Evaluate ``predictor`` once if ``num_timesteps`` has crossed pending points (at the last of them)."""
+        crossed = [point for point in self.pending if point <= num_timesteps]
+        if crossed:
+            self.pending = self.pending[len(crossed) :]
+            self._evaluate(crossed[-1], predictor)
+
+    def _evaluate(self, point: int, predictor: PolicyPredictor) -> None:
         start = time.perf_counter()
-        training_normalization = self.model.get_vec_normalize_env()
+        training_normalization = predictor.get_vec_normalize_env() if isinstance(predictor, BaseAlgorithm) else None
         if training_normalization is not None and training_normalization.norm_obs:
             assert isinstance(self.eval_env, VecNormalize)
             self.eval_env.obs_rms = copy.deepcopy(training_normalization.obs_rms)
         mean, std = cast(
             tuple[float, float],
-            evaluate_policy(self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True),
+            evaluate_policy(predictor, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True),
         )
         self.steps.append(point)
         self.means.append(float(mean))
@@ -152,12 +166,15 @@ class PeriodicEvaluation(BaseCallback):
 def run_one(spec: RunSpec, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate one run, write its JSON file and return its content."""
     hyperparams = spec.hyperparams
-    env = make_env(spec.env_id, hyperparams, seed=spec.seed)
     eval_env = make_env(spec.env_id, hyperparams, seed=spec.seed + EVAL_SEED_OFFSET, n_envs=EVAL_ENVS, training=False)
-    model = make_model(spec.algo, hyperparams, env, seed=spec.seed)
     evaluation = PeriodicEvaluation(eval_env, spec.eval_points(), spec.eval_episodes)
     start = time.perf_counter()
-    model.learn(spec.budget, callback=evaluation)
+    if spec.algo == tianshou_peer.ALGO:
+        timesteps = tianshou_peer.train(spec.env_id, spec.seed, spec.budget, evaluation.evaluate_if_due, hyperparams)
+    else:
+        model = make_model(spec.algo, hyperparams, make_env(spec.env_id, hyperparams, seed=spec.seed), seed=spec.seed)
+        model.learn(spec.budget, callback=evaluation)
+        timesteps = model.num_timesteps
     wall_time = time.perf_counter() - start
     result = {
         "env_id": spec.env_id,
@@ -170,7 +187,7 @@ def run_one(spec: RunSpec, runs_dir: Path, meta: dict[str, Any]) -> dict[str, An
         "eval_steps": evaluation.steps,
         "eval_means": evaluation.means,
         "eval_stds": evaluation.stds,
-        "timesteps": model.num_timesteps,
+        "timesteps": timesteps,
         "wall_time_s": wall_time,
         "eval_time_s": evaluation.eval_time,
         "meta": meta,

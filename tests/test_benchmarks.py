@@ -2,9 +2,10 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from benchmarks import run, sample
+from benchmarks import run, sample, tianshou_peer
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
@@ -24,6 +25,16 @@ def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
     assert all(spec.budget == 1000 and spec.name.endswith(f"__1000__seed{spec.seed}") for spec in specs)
     critic = next(spec for spec in specs if spec.algo == "REINFORCE-critic")
     assert critic.hyperparams.kwargs["baseline"] == "critic"
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_peer_runs_on_cartpole_only_where_tianshou_is_installed(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    monkeypatch.setattr(tianshou_peer, "is_installed", lambda: installed)
+    specs = sample.plan_runs(["CartPole-v1", "Acrobot-v1"], quick=False, seeds=1, budget=1000)
+    peers = [spec for spec in specs if spec.algo == tianshou_peer.ALGO]
+    assert [spec.env_id for spec in peers] == (["CartPole-v1"] if installed else [])
+    assert all(spec.hyperparams == tianshou_peer.HYPERPARAMS for spec in peers)
+    assert {spec.algo for spec in specs} - {tianshou_peer.ALGO} == set(sample.SMALL_TASK_ALGOS)
 
 
 def test_eval_points_end_at_the_budget() -> None:
@@ -87,6 +98,43 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
     assert all(mean >= 1.0 for mean in evaluation.means)
 
 
+class AlwaysLeft:
+    """A predictor that is not an SB3 algorithm: CartPole falls over within a few dozen steps."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        return np.zeros(len(observation), dtype=np.int64), None
+
+
+def test_periodic_evaluation_evaluates_any_predictor_once_per_crossing() -> None:
+    hyperparams = Hyperparams(source="test", n_envs=1, policy="MlpPolicy", normalize=None, kwargs={})
+    eval_env = make_env("CartPole-v1", hyperparams, seed=1, n_envs=2, training=False)
+    evaluation = PeriodicEvaluation(eval_env, [100, 200, 300], n_episodes=4)
+    evaluation.evaluate_if_due(50, AlwaysLeft())
+    evaluation.evaluate_if_due(250, AlwaysLeft())
+    evaluation.evaluate_if_due(260, AlwaysLeft())
+    assert evaluation.steps == [200]
+    assert 1.0 <= evaluation.means[0] < 50.0
+
+
+def test_the_peer_trains_and_is_evaluated_deterministically() -> None:
+    pytest.importorskip("tianshou")
+    collected: list[int] = []
+    predictors = []
+
+    def on_collect(steps: int, predictor: tianshou_peer.TianshouPredictor) -> None:
+        collected.append(steps)
+        predictors.append(predictor)
+
+    total = tianshou_peer.train("CartPole-v1", seed=0, budget=600, on_collect=on_collect)
+    assert total == collected[-1] >= 600 > collected[-2]
+    assert collected == sorted(set(collected))
+    observations = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    policy = predictors[-1].policy
+    expected = policy.actor(observations)[0].argmax(dim=1).numpy()
+    actions, state = predictors[-1].predict(observations, deterministic=True)
+    assert state is None and np.array_equal(actions, expected)
+
+
 def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
     # Seed 0 of one algorithm at CartPole-v1's budget: the others and the other seeds are still to run
     write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "budget": 200_000})
@@ -94,7 +142,7 @@ def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
     assert "### CartPole-v1" in report and (tmp_path / "learning_curves_CartPole-v1.png").is_file()
     not_run = report.split("Not run yet")[1]
     assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), REINFORCE-critic (seeds 1-4)" in not_run
-    assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO " in not_run
+    assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO,Tianshou-REINFORCE " in not_run
     assert all(f"- {env_id}: " in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
 
 
