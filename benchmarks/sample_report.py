@@ -102,7 +102,7 @@ def _steps_cell(solve_steps: list[float]) -> str:
 
 
 def _score_cell(values: list[float]) -> str:
-    return f"{np.median(values):.1f} [{min(values):.1f}, {max(values):.1f}]"
+    return f"{np.median(values):.1f} [{min(values):.1f}, {max(values):.1f}]; {np.mean(values):.1f}"
 
 
 def _time_cell(summary: GroupSummary) -> str:
@@ -113,7 +113,7 @@ def results_table(summaries: list[GroupSummary]) -> list[str]:
     """The markdown table of one task."""
     lines = [
         "| algorithm | budget | seeds | steps to threshold: median [min, max] | solved | "
-        "final score: median [min, max] | solved & stable | wall time / seed, s (of which eval) |",
+        "final score: median [min, max]; mean | solved & stable | wall time / seed, s (of which eval) |",
         "|---|---:|---:|---|---:|---|---:|---|",
     ]
     for summary in summaries:

@@ -9,7 +9,7 @@ from benchmarks import run, sample, tianshou_peer
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
-from benchmarks.sample_report import first_solve_step, sample_section, summarize
+from benchmarks.sample_report import first_solve_step, results_table, sample_section, summarize
 
 
 def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
@@ -83,6 +83,7 @@ def test_a_seed_that_solves_then_falls_back_is_solved_but_not_stable() -> None:
     assert summary.solve_steps == [10_000, 10_000, math.inf]
     assert summary.finals == pytest.approx([109.2, 96.4, 47.8])
     assert summary.stable == 1
+    assert "| 2/3 | 96.4 [47.8, 109.2]; 84.5 | 1/3 |" in results_table([summary])[2]
     assert first_solve_step([5_000, 10_000], [99.9, 100.0], 100.0) == 10_000
 
 
