@@ -26,7 +26,6 @@ from benchmarks.hyperparams import Hyperparams, load_hyperparams, make_env, make
 
 SMALL_TASK_ALGOS = ("REINFORCE-none", "REINFORCE-mean", "REINFORCE-critic", "A2C", "PPO")
 LARGE_TASK_ALGOS = ("REINFORCE-critic", "A2C", "PPO")
-# The peer runs where Tianshou is installed, on the task its settings are for
 EVAL_EVERY = 5_000
 EVAL_EPISODES = {"full": 20, "quick": 5}
 # The evaluation env runs this many copies (it divides both episode counts, so each copy runs as many episodes)
@@ -49,6 +48,7 @@ class Task:
 
 
 TASKS = (
+    # The peer runs where Tianshou is installed, on the task its settings are for
     Task("CartPole-v1", 475.0, 200_000, 5, (*SMALL_TASK_ALGOS, tianshou_peer.ALGO)),
     Task("Acrobot-v1", -100.0, 500_000, 5, SMALL_TASK_ALGOS),
     Task("LunarLander-v3", 200.0, 1_000_000, 5, LARGE_TASK_ALGOS),
