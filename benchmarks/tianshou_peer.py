@@ -40,7 +40,11 @@ def is_installed() -> bool:
 
 
 class TianshouPredictor:
-    """SB3's ``predict`` interface over a Tianshou policy, so that ``evaluate_policy`` evaluates it."""
+    """
+    SB3's ``predict`` interface over a Tianshou policy, so that ``evaluate_policy`` evaluates it.
+
+    :param policy: A Tianshou policy whose output batch carries the action distribution (``dist``)
+    """
 
     def __init__(self, policy: Any):
         self.policy = policy
@@ -71,8 +75,12 @@ def train(
     Train Tianshou's ``Reinforce`` on ``env_id`` (a discrete-action env) until ``budget`` env steps
     are collected; return how many were.
 
+    :param env_id: Gymnasium id of the env
+    :param seed: Seed of numpy, torch and the training envs
+    :param budget: Env steps to collect at least (the last collect of whole episodes may pass it)
     :param on_collect: Called after every collect, before the update it feeds, with the env
         steps collected so far and the policy (the evaluation hook)
+    :param hyperparams: The peer's settings (default: those of Tianshou's CartPole test)
     """
     from tianshou.algorithm import Reinforce
     from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy
