@@ -26,6 +26,8 @@ from sb3_reinforce import REINFORCE
         (dict(baseline="mean", critic_gradient_steps=5), "critic_gradient_steps=5 needs baseline='critic'"),
         (dict(batch_size=0), "batch_size=0 must be an integer >= 1"),
         (dict(batch_size=True), "batch_size=True must be an integer >= 1"),
+        (dict(batch_size=64, target_kl=0.0), "target_kl=0.0 must be a number > 0, or None"),
+        (dict(batch_size=64, target_kl="0.01"), "target_kl='0.01' must be a number > 0, or None"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
     ],
 )
@@ -38,6 +40,11 @@ def test_bad_arguments_are_named_before_the_env_is_made(kwargs: dict, message: s
 def test_gae_lambda_without_critic_warns() -> None:
     with pytest.warns(UserWarning, match="gae_lambda=0.9 has no effect with baseline='mean'"):
         REINFORCE("MlpPolicy", "CartPole-v1", baseline="mean", gae_lambda=0.9)
+
+
+def test_target_kl_without_minibatches_warns() -> None:
+    with pytest.warns(UserWarning, match="target_kl=0.01 has no effect without batch_size: one step"):
+        REINFORCE("MlpPolicy", "CartPole-v1", target_kl=0.01)
 
 
 def test_bad_buffer_kwargs_are_refused() -> None:

@@ -235,3 +235,28 @@ def test_batch_size_of_the_whole_batch_is_one_step(baseline: str) -> None:
     assert whole._n_updates == at_least_the_batch._n_updates == 1
     for one, other in zip(whole.policy.parameters(), at_least_the_batch.policy.parameters(), strict=True):
         assert th.equal(one, other)
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_target_kl_stops_the_minibatches_of_a_batch(baseline: str) -> None:
+    unlimited = _after_one_rollout(baseline=baseline, batch_size=16)
+    assert unlimited._n_updates > 2
+    # Any move of the policy exceeds this limit: only the first minibatch, taken at the behaviour policy, is trained on
+    limited = _after_one_rollout(baseline=baseline, batch_size=16, target_kl=1e-12)
+    assert limited._n_updates == 1
+    # The update's records, not yet written out
+    assert limited.logger.name_to_value["train/policy_steps"] == 1
+    assert limited.logger.name_to_value["train/approx_kl"] > 1.5e-12
+    # A limit never reached changes nothing
+    loose = _after_one_rollout(baseline=baseline, batch_size=16, target_kl=1e9)
+    assert loose._n_updates == unlimited._n_updates
+    for one, other in zip(unlimited.policy.parameters(), loose.policy.parameters(), strict=True):
+        assert th.equal(one, other)
+
+
+def test_approx_kl_matches_the_exact_kl_of_a_small_step() -> None:
+    behaviour = th.distributions.Categorical(logits=th.tensor([0.2, -0.4, 1.0]))
+    current = th.distributions.Categorical(logits=th.tensor([0.25, -0.45, 1.02]))
+    actions = behaviour.sample((200_000,))
+    estimate = reinforce_module._approx_kl(behaviour.log_prob(actions), current.log_prob(actions))
+    assert estimate == pytest.approx(th.distributions.kl_divergence(behaviour, current).item(), rel=0.05)

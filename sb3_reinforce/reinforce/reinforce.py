@@ -93,6 +93,11 @@ class REINFORCE(OnPolicyAlgorithm):
         loss. The first is taken together with the policy's step; the others on the value loss
         alone, so the critic fits returns of a large scale without reward normalization (Spinning
         Up's VPG takes 80). The actor is unchanged by them unless it shares layers with the critic.
+    :param target_kl: With ``batch_size``: limit on how far the minibatch steps of one batch move the
+        policy. Later minibatches are not corrected for the policy that collected them having
+        changed, so once the approximate KL divergence between that policy and the current one,
+        measured on the next minibatch, exceeds ``1.5 * target_kl`` (SB3's PPO rule), the batch's
+        remaining minibatches are skipped. None (default): no limit.
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -134,6 +139,7 @@ class REINFORCE(OnPolicyAlgorithm):
         gamma_t_weighting: bool = False,
         batch_size: int | None = None,
         critic_gradient_steps: int = 1,
+        target_kl: float | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -152,6 +158,7 @@ class REINFORCE(OnPolicyAlgorithm):
             rollout_buffer_class=rollout_buffer_class,
             batch_size=batch_size,
             critic_gradient_steps=critic_gradient_steps,
+            target_kl=target_kl,
         )
         super().__init__(
             policy,
@@ -185,6 +192,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.gamma_t_weighting = gamma_t_weighting
         self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
+        self.target_kl = target_kl
         self.return_mean: float | None = None
 
         if use_rms_prop and "optimizer_class" not in self.policy_kwargs:
@@ -330,8 +338,9 @@ class REINFORCE(OnPolicyAlgorithm):
     def train(self) -> None:
         """
         Update the policy (and the critic) on the complete episodes of the last rollout: one
-        gradient step on the whole batch, or one per minibatch of ``batch_size`` transitions; the
-        critic then takes ``critic_gradient_steps - 1`` more steps on its value loss.
+        gradient step on the whole batch, or one per minibatch of ``batch_size`` transitions until
+        ``target_kl`` stops them; the critic then takes ``critic_gradient_steps - 1`` more steps on
+        its value loss.
         """
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
@@ -356,8 +365,10 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
+        minibatches = self._minibatches(len(advantages))
+        behaviour_log_prob = self._behaviour_log_prob(batch.observations, actions, len(minibatches))
         policy_losses, entropy_losses = [], []
-        for indices in self._minibatches(len(advantages)):
+        for indices in minibatches:
             observations = _select(batch.observations, indices)
             if self.uses_critic:
                 values, log_prob, entropy = self.policy.evaluate_actions(observations, actions[indices])
@@ -365,6 +376,8 @@ class REINFORCE(OnPolicyAlgorithm):
             else:
                 distribution = self.policy.get_distribution(observations)
                 log_prob, entropy = distribution.log_prob(actions[indices]), distribution.entropy()
+            if behaviour_log_prob is not None and self._moved_too_far(behaviour_log_prob[indices], log_prob):
+                break
             policy_loss = -(advantages[indices] * log_prob).mean()
             # Without an analytical entropy, -log_prob estimates it
             entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
@@ -393,6 +406,7 @@ class REINFORCE(OnPolicyAlgorithm):
             self._update_mean_baseline(returns_np)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/policy_steps", len(policy_losses))
         self.logger.record("train/entropy_loss", float(np.mean(entropy_losses)))
         self.logger.record("train/policy_loss", float(np.mean(policy_losses)))
         if hasattr(self.policy, "log_std"):
@@ -416,6 +430,23 @@ class REINFORCE(OnPolicyAlgorithm):
             if bootstrap_obs is not None:
                 bootstrap_values = self.policy.predict_values(bootstrap_obs).flatten().cpu().numpy()
         return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
+
+    def _behaviour_log_prob(self, observations: PyTorchObs, actions: th.Tensor, n_minibatches: int) -> th.Tensor | None:
+        """
+        Log-probabilities of the batch's actions under the policy that collected them (the policy
+        before any step on the batch), when ``target_kl`` has later minibatches to check.
+        """
+        if self.target_kl is None or n_minibatches == 1:
+            return None
+        with th.no_grad():
+            return self.policy.get_distribution(observations).log_prob(actions)
+
+    def _moved_too_far(self, behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> bool:
+        """Whether the policy has moved more than ``1.5 * target_kl`` from the behaviour policy on these actions."""
+        assert self.target_kl is not None
+        approx_kl = _approx_kl(behaviour_log_prob, log_prob.detach())
+        self.logger.record("train/approx_kl", approx_kl)
+        return approx_kl > 1.5 * self.target_kl
 
     def _minibatches(self, n_transitions: int) -> list[slice] | list[th.Tensor]:
         """Indices of each gradient step's transitions: all of them, or a shuffled split into ``batch_size`` chunks."""
@@ -555,6 +586,12 @@ def _select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
     return observations[indices]
 
 
+def _approx_kl(behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> float:
+    """Low-variance estimate of KL(behaviour || current) from the log-probabilities of the taken actions."""
+    log_ratio = log_prob - behaviour_log_prob
+    return th.mean(th.exp(log_ratio) - 1 - log_ratio).item()
+
+
 def _standardize(values: th.Tensor) -> th.Tensor:
     """Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value)."""
     centered = values - values.mean()
@@ -573,6 +610,7 @@ def _check_arguments(
     rollout_buffer_class: type | None,
     batch_size: int | None,
     critic_gradient_steps: int,
+    target_kl: float | None,
 ) -> None:
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r} is not one of {', '.join(map(repr, BASELINES))}")
@@ -593,6 +631,11 @@ def _check_arguments(
     _check_positive_integer("critic_gradient_steps", critic_gradient_steps)
     if baseline != "critic" and critic_gradient_steps != 1:
         raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
+    if target_kl is not None:
+        if isinstance(target_kl, bool) or not isinstance(target_kl, (int, float)) or not target_kl > 0:
+            raise ValueError(f"target_kl={target_kl!r} must be a number > 0, or None for no limit")
+        if batch_size is None:
+            warnings.warn(f"target_kl={target_kl!r} has no effect without batch_size: one step per batch is always on-policy")
     if rollout_buffer_class is not None and not (
         isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EpisodicRolloutBuffer)
     ):
