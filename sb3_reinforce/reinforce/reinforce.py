@@ -94,10 +94,11 @@ class REINFORCE(OnPolicyAlgorithm):
         alone, so the critic fits returns of a large scale without reward normalization (Spinning
         Up's VPG takes 80). The actor is unchanged by them unless it shares layers with the critic.
     :param target_kl: With ``batch_size``: limit on how far the minibatch steps of one batch move the
-        policy. Later minibatches are not corrected for the policy that collected them having
-        changed, so once the approximate KL divergence between that policy and the current one,
-        measured on the next minibatch, exceeds ``1.5 * target_kl`` (SB3's PPO rule), the batch's
-        remaining minibatches are skipped. None (default): no limit.
+        policy. Later minibatches are not corrected for the steps before them, so once the
+        approximate KL divergence between the policy before the batch's first step (the one that
+        collected it) and the current one, measured on the next minibatch, exceeds
+        ``1.5 * target_kl`` (SB3's PPO rule), the batch's remaining minibatches are skipped.
+        None (default): no limit.
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -433,8 +434,8 @@ class REINFORCE(OnPolicyAlgorithm):
 
     def _behaviour_log_prob(self, observations: PyTorchObs, actions: th.Tensor, n_minibatches: int) -> th.Tensor | None:
         """
-        Log-probabilities of the batch's actions under the policy that collected them (the policy
-        before any step on the batch), when ``target_kl`` has later minibatches to check.
+        Log-probabilities of the batch's actions under the policy before any step on the batch,
+        when ``target_kl`` has later minibatches to check.
         """
         if self.target_kl is None or n_minibatches == 1:
             return None
@@ -442,7 +443,7 @@ class REINFORCE(OnPolicyAlgorithm):
             return self.policy.get_distribution(observations).log_prob(actions)
 
     def _moved_too_far(self, behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> bool:
-        """Whether the policy has moved more than ``1.5 * target_kl`` from the behaviour policy on these actions."""
+        """Whether the policy has moved more than ``1.5 * target_kl`` from where the batch's update started."""
         assert self.target_kl is not None
         approx_kl = _approx_kl(behaviour_log_prob, log_prob.detach())
         self.logger.record("train/approx_kl", approx_kl)
