@@ -45,10 +45,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--algos", type=_names, help="only these sample-suite algorithms (default: all)")
     parser.add_argument("--seeds", type=int, help="seeds per task, overriding the task's")
     parser.add_argument("--budget", type=int, help="env steps per sample run, overriding every task's (for smoke tests)")
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=sample.EVAL_EVERY,
+        help=f"env steps between sample-suite evaluations (default {sample.EVAL_EVERY}; the last "
+        f"{sample.FINAL_EVALUATIONS} stay {sample.EVAL_EVERY} apart; sparser runs are named apart)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
         parser.error(f"unknown suites {unknown}; choose from {','.join(SUITES)}")
+    if args.eval_every < 1:
+        parser.error(f"--eval-every must be a positive number of env steps, got {args.eval_every}")
     if args.out is None:
         args.out = Path("benchmarks/results") / ("quick" if args.quick else "full")
     if args.envs is None:
@@ -98,7 +107,7 @@ def main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     if "sample" in args.suites:
-        specs = sample.plan_runs(args.envs, args.quick, args.seeds, args.budget, args.algos)
+        specs = sample.plan_runs(args.envs, args.quick, args.seeds, args.budget, args.algos, args.eval_every)
         failures = sample.run_suite(specs, args.out / "runs", args.workers, meta)
     if "throughput" in args.suites:
         write_json(args.out / "throughput.json", throughput.run_suite(args.quick, meta))

@@ -27,6 +27,8 @@ from benchmarks.hyperparams import Hyperparams, load_hyperparams, make_env, make
 SMALL_TASK_ALGOS = ("REINFORCE-none", "REINFORCE-mean", "REINFORCE-critic", "A2C", "PPO")
 LARGE_TASK_ALGOS = ("REINFORCE-critic", "A2C", "PPO")
 EVAL_EVERY = 5_000
+# The final score of a run is the mean of its last this many evaluations (EVAL_EVERY apart, whatever the spacing before)
+FINAL_EVALUATIONS = 5
 EVAL_EPISODES = {"full": 20, "quick": 5}
 # The evaluation env runs this many copies (it divides both episode counts, so each copy runs as many episodes)
 EVAL_ENVS = 5
@@ -69,19 +71,31 @@ class RunSpec:
     threshold: float | None
     eval_episodes: int
     hyperparams: Hyperparams
+    eval_every: int = EVAL_EVERY
 
     @property
     def name(self) -> str:
-        """File name (without suffix) of the run's result."""
-        return f"{self.env_id}__{self.algo}__{self.budget}__seed{self.seed}"
+        """File name (without suffix) of the run's result; sparser evaluation is named, so it never resumes a dense run."""
+        spacing = "" if self.eval_every == EVAL_EVERY else f"__every{self.eval_every}"
+        return f"{self.env_id}__{self.algo}__{self.budget}__seed{self.seed}{spacing}"
 
     def eval_points(self) -> list[int]:
-        """Env steps after which the policy is evaluated: every ``EVAL_EVERY`` steps, and at the budget."""
-        return sorted({*range(EVAL_EVERY, self.budget + 1, EVAL_EVERY), self.budget})
+        """
+        Env steps after which the policy is evaluated: every ``eval_every`` steps, at the budget, and
+        ``EVAL_EVERY`` apart over the last ``FINAL_EVALUATIONS``, so the final score means the same
+        whatever the spacing.
+        """
+        dense = sorted({*range(EVAL_EVERY, self.budget + 1, EVAL_EVERY), self.budget})
+        return sorted({*range(self.eval_every, self.budget + 1, self.eval_every), *dense[-FINAL_EVALUATIONS:]})
 
 
 def plan_runs(
-    env_ids: list[str], quick: bool, seeds: int | None, budget: int | None, algos: list[str] | None = None
+    env_ids: list[str],
+    quick: bool,
+    seeds: int | None,
+    budget: int | None,
+    algos: list[str] | None = None,
+    eval_every: int = EVAL_EVERY,
 ) -> list[RunSpec]:
     """
     The runs of the suite, longest first (so the parallel workers finish together).
@@ -91,6 +105,8 @@ def plan_runs(
     :param seeds: Number of seeds, overriding the task's (or quick mode's)
     :param budget: Env steps per run, overriding the task's (or quick mode's)
     :param algos: Only these of each task's algorithms (default: all of them)
+    :param eval_every: Env steps between evaluations before the final ones (a larger spacing saves
+        evaluation time; steps to threshold are then only known to this resolution)
     """
     mode = "quick" if quick else "full"
     specs = []
@@ -109,7 +125,7 @@ def plan_runs(
             else:
                 hyperparams = load_hyperparams(algo, env_id)
             specs += [
-                RunSpec(env_id, algo, seed, task_budget, task.threshold, EVAL_EPISODES[mode], hyperparams)
+                RunSpec(env_id, algo, seed, task_budget, task.threshold, EVAL_EPISODES[mode], hyperparams, eval_every)
                 for seed in range(task_seeds)
             ]
     return sorted(specs, key=lambda spec: spec.budget, reverse=True)
@@ -183,6 +199,7 @@ def run_one(spec: RunSpec, runs_dir: Path, meta: dict[str, Any]) -> dict[str, An
         "budget": spec.budget,
         "threshold": spec.threshold,
         "eval_episodes": spec.eval_episodes,
+        "eval_every": spec.eval_every,
         "hyperparams": dataclasses.asdict(hyperparams),
         "eval_steps": evaluation.steps,
         "eval_means": evaluation.means,

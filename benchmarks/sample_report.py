@@ -13,10 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from benchmarks.common import read_json
-from benchmarks.sample import SMALL_TASK_ALGOS, TASKS
+from benchmarks.sample import EVAL_EVERY, FINAL_EVALUATIONS, SMALL_TASK_ALGOS, TASKS
 
-# The final score of a run is the mean of its last this many evaluations
-FINAL_EVALUATIONS = 5
 ENV_ORDER = [task.env_id for task in TASKS]
 
 
@@ -175,8 +173,13 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
     if not runs:
         return [*lines, f"Not run: no results under `{runs_dir}`.", ""]
     episodes = sorted({run["eval_episodes"] for run in runs})
+    spacings = sorted({run.get("eval_every", EVAL_EVERY) for run in runs})
+    spacing = "/".join(f"{steps / 1000:g}k" for steps in spacings)
+    if spacings != [EVAL_EVERY]:
+        spacing += f" (and {EVAL_EVERY / 1000:g}k apart over the last {FINAL_EVALUATIONS} evaluations)"
     lines += [
-        f"Deterministic policy evaluated every 5k env steps on a separate env ({'/'.join(map(str, episodes))} episodes). "
+        f"Deterministic policy evaluated every {spacing} env steps on a separate env "
+        f"({'/'.join(map(str, episodes))} episodes). "
         "Steps to threshold: first evaluation whose mean reaches it (a seed that never does counts as infinitely many "
         f"steps in the median). Final score: mean of the last {FINAL_EVALUATIONS} evaluations (all, if fewer). "
         "Solved & stable: seeds "

@@ -1,5 +1,6 @@
 """The benchmark's planning, command line, evaluation and report (short runs only: the benchmark itself runs outside CI)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -42,12 +43,27 @@ def test_eval_points_end_at_the_budget() -> None:
     assert spec.eval_points() == [5_000, 10_000, 12_000]
 
 
+def test_sparse_evaluation_keeps_the_final_window_dense_and_is_named_apart() -> None:
+    spec = sample.plan_runs(["LunarLander-v3"], quick=False, seeds=1, budget=None, algos=["A2C"], eval_every=250_000)[0]
+    assert spec.eval_points() == [250_000, 500_000, 750_000, 980_000, 985_000, 990_000, 995_000, 1_000_000]
+    assert spec.name == "LunarLander-v3__A2C__1000000__seed0__every250000"
+    dense = dataclasses.replace(spec, eval_every=sample.EVAL_EVERY)
+    assert dense.name == "LunarLander-v3__A2C__1000000__seed0" and len(dense.eval_points()) == 200
+
+
+def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
+    write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "eval_every": 50_000})
+    report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
+    assert "evaluated every 50k (and 5k apart over the last 5 evaluations) env steps" in report
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--envs", "CartPole-v2"], "unknown envs"),
         (["--envs", "LunarLander-v3", "--algos", "REINFORCE-mean"], "unknown algos"),
         (["--suites", "speed"], "unknown suites"),
+        (["--eval-every", "0"], "--eval-every must be a positive number"),
     ],
 )
 def test_bad_command_lines_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
