@@ -198,10 +198,12 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
         lines += [f"![learning curves on {env_id}]({plot_name})", ""]
     missing = missing_runs(runs)
     if missing:
+        # A folder of sparse runs is resumed with the same spacing
+        spacing_option = f" --eval-every {spacings[0]}" if len(spacings) == 1 and spacings[0] != EVAL_EVERY else ""
         lines += ["Not run yet (the command resumes: finished runs are kept):", ""]
         lines += [
             f"- {env_id}: {', '.join(f'{algo} ({seeds})' for algo, seeds in algos.items())}: "
-            f"`python -m benchmarks.run --suites sample --envs {env_id} --algos {','.join(algos)} --out {out}`"
+            f"`python -m benchmarks.run --suites sample --envs {env_id} --algos {','.join(algos)}{spacing_option} --out {out}`"
             for env_id, algos in missing.items()
         ]
         lines.append("")

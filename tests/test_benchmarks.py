@@ -55,6 +55,8 @@ def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
     write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "eval_every": 50_000})
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
     assert "evaluated every 50k (and 5k apart over the last 5 evaluations) env steps" in report
+    assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO" in report
+    assert all(line.endswith(f"--eval-every 50000 --out {tmp_path}`") for line in report.splitlines() if "--envs" in line)
 
 
 @pytest.mark.parametrize(
