@@ -28,6 +28,18 @@ def _names(value: str) -> list[str]:
     return [name for name in value.split(",") if name]
 
 
+def _seed_range(value: str) -> range:
+    """``"5"`` -> seeds 0 to 4; ``"2-4"`` -> seeds 2 to 4 (to split one task's seeds between machines)."""
+    first, _, last = value.partition("-")
+    try:
+        seeds = range(int(first), int(last) + 1) if last else range(int(first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or A-B with whole numbers, got {value!r}") from None
+    if not seeds or seeds.start < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} names no seeds")
+    return seeds
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line's options."""
     parser = argparse.ArgumentParser(
@@ -43,7 +55,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--envs", type=_names, action="extend", nargs="+", help="sample-suite tasks, comma- or space-separated (default: all)"
     )
     parser.add_argument("--algos", type=_names, help="only these sample-suite algorithms (default: all)")
-    parser.add_argument("--seeds", type=int, help="seeds per task, overriding the task's")
+    parser.add_argument(
+        "--seeds", type=_seed_range, help="N (seeds 0 to N-1) or A-B (seeds A to B), overriding each task's seeds"
+    )
     parser.add_argument("--budget", type=int, help="env steps per sample run, overriding every task's (for smoke tests)")
     parser.add_argument(
         "--eval-every",

@@ -9,6 +9,7 @@ import dataclasses
 import multiprocessing
 import time
 import traceback
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, cast
@@ -92,7 +93,7 @@ class RunSpec:
 def plan_runs(
     env_ids: list[str],
     quick: bool,
-    seeds: int | None,
+    seeds: Sequence[int] | None,
     budget: int | None,
     algos: list[str] | None = None,
     eval_every: int = EVAL_EVERY,
@@ -102,7 +103,7 @@ def plan_runs(
 
     :param env_ids: Tasks to run (names from ``TASKS``)
     :param quick: Quick mode: ``QUICK_BUDGET`` steps, ``QUICK_SEEDS`` seeds, fewer eval episodes
-    :param seeds: Number of seeds, overriding the task's (or quick mode's)
+    :param seeds: The seeds to run, overriding the task's (or quick mode's) ``range(seeds)``
     :param budget: Env steps per run, overriding the task's (or quick mode's)
     :param algos: Only these of each task's algorithms (default: all of them)
     :param eval_every: Env steps between evaluations before the final ones (a larger spacing saves
@@ -113,7 +114,7 @@ def plan_runs(
     for env_id in env_ids:
         task = TASKS_BY_ENV[env_id]
         task_budget = budget or (QUICK_BUDGET if quick else task.budget)
-        task_seeds = seeds or (QUICK_SEEDS if quick else task.seeds)
+        task_seeds = seeds if seeds is not None else range(QUICK_SEEDS if quick else task.seeds)
         for algo in task.algos:
             if algos is not None and algo not in algos:
                 continue
@@ -126,7 +127,7 @@ def plan_runs(
                 hyperparams = load_hyperparams(algo, env_id)
             specs += [
                 RunSpec(env_id, algo, seed, task_budget, task.threshold, EVAL_EPISODES[mode], hyperparams, eval_every)
-                for seed in range(task_seeds)
+                for seed in task_seeds
             ]
     return sorted(specs, key=lambda spec: spec.budget, reverse=True)
 

@@ -15,7 +15,7 @@ from benchmarks.sample_report import first_solve_step, results_table, sample_sec
 
 def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
     specs = sample.plan_runs(
-        ["CartPole-v1", "Acrobot-v1"], quick=False, seeds=2, budget=1000, algos=["REINFORCE-critic", "A2C"]
+        ["CartPole-v1", "Acrobot-v1"], quick=False, seeds=range(2), budget=1000, algos=["REINFORCE-critic", "A2C"]
     )
     assert sorted((spec.env_id, spec.algo, spec.seed) for spec in specs) == sorted(
         (env_id, algo, seed)
@@ -31,7 +31,7 @@ def test_plan_runs_filters_algorithms_and_overrides_seeds_and_budget() -> None:
 @pytest.mark.parametrize("installed", [True, False])
 def test_the_peer_runs_on_cartpole_only_where_tianshou_is_installed(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
     monkeypatch.setattr(tianshou_peer, "is_installed", lambda: installed)
-    specs = sample.plan_runs(["CartPole-v1", "Acrobot-v1"], quick=False, seeds=1, budget=1000)
+    specs = sample.plan_runs(["CartPole-v1", "Acrobot-v1"], quick=False, seeds=range(1), budget=1000)
     peers = [spec for spec in specs if spec.algo == tianshou_peer.ALGO]
     assert [spec.env_id for spec in peers] == (["CartPole-v1"] if installed else [])
     assert all(spec.hyperparams == tianshou_peer.HYPERPARAMS for spec in peers)
@@ -39,12 +39,12 @@ def test_the_peer_runs_on_cartpole_only_where_tianshou_is_installed(monkeypatch:
 
 
 def test_eval_points_end_at_the_budget() -> None:
-    spec = sample.plan_runs(["CartPole-v1"], quick=False, seeds=1, budget=12_000, algos=["A2C"])[0]
+    spec = sample.plan_runs(["CartPole-v1"], quick=False, seeds=range(1), budget=12_000, algos=["A2C"])[0]
     assert spec.eval_points() == [5_000, 10_000, 12_000]
 
 
 def test_sparse_evaluation_keeps_the_final_window_dense_and_is_named_apart() -> None:
-    spec = sample.plan_runs(["LunarLander-v3"], quick=False, seeds=1, budget=None, algos=["A2C"], eval_every=250_000)[0]
+    spec = sample.plan_runs(["LunarLander-v3"], quick=False, seeds=range(1), budget=None, algos=["A2C"], eval_every=250_000)[0]
     assert spec.eval_points() == [250_000, 500_000, 750_000, 980_000, 985_000, 990_000, 995_000, 1_000_000]
     assert spec.name == "LunarLander-v3__A2C__1000000__seed0__every250000"
     dense = dataclasses.replace(spec, eval_every=sample.EVAL_EVERY)
@@ -59,6 +59,13 @@ def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
     assert all(line.endswith(f"--eval-every 50000 --out {tmp_path}`") for line in report.splitlines() if "--envs" in line)
 
 
+@pytest.mark.parametrize("value, seeds", [("3", [0, 1, 2]), ("2-4", [2, 3, 4]), ("1-1", [1])])
+def test_seeds_are_a_count_or_a_range(value: str, seeds: list[int]) -> None:
+    args = run.parse_args(["--suites", "sample", "--envs", "LunarLander-v3", "--seeds", value])
+    specs = sample.plan_runs(args.envs, args.quick, args.seeds, args.budget, ["A2C"])
+    assert [spec.seed for spec in specs] == seeds
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -66,6 +73,8 @@ def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
         (["--envs", "LunarLander-v3", "--algos", "REINFORCE-mean"], "unknown algos"),
         (["--suites", "speed"], "unknown suites"),
         (["--eval-every", "0"], "--eval-every must be a positive number"),
+        (["--seeds", "4-2"], "'4-2' names no seeds"),
+        (["--seeds", "two"], "expected N or A-B with whole numbers, got 'two'"),
     ],
 )
 def test_bad_command_lines_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
