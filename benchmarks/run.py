@@ -35,7 +35,7 @@ def _seed_range(value: str) -> range:
         seeds = range(int(first), int(last) + 1) if last else range(int(first))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or A-B with whole numbers, got {value!r}") from None
-    if not seeds or seeds.start < 0:
+    if not seeds:
         raise argparse.ArgumentTypeError(f"{value!r} names no seeds")
     return seeds
 
