@@ -200,12 +200,20 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
     if missing:
         # A folder of sparse runs is resumed with the same spacing
         spacing_option = f" --eval-every {spacings[0]}" if len(spacings) == 1 and spacings[0] != EVAL_EVERY else ""
+        # Tasks this folder holds no run of share one line, so a folder made for one task stays short
+        untouched = [env_id for env_id, algos in missing.items() if set(algos.values()) == {"all seeds"}]
         lines += ["Not run yet (the command resumes: finished runs are kept):", ""]
         lines += [
             f"- {env_id}: {', '.join(f'{algo} ({seeds})' for algo, seeds in algos.items())}: "
             f"`python -m benchmarks.run --suites sample --envs {env_id} --algos {','.join(algos)}{spacing_option} --out {out}`"
             for env_id, algos in missing.items()
+            if env_id not in untouched
         ]
+        if untouched:
+            lines.append(
+                f"- No runs of {', '.join(untouched)}: "
+                f"`python -m benchmarks.run --suites sample --envs {','.join(untouched)}{spacing_option} --out {out}`"
+            )
         lines.append("")
     return lines
 

@@ -52,7 +52,8 @@ def test_sparse_evaluation_keeps_the_final_window_dense_and_is_named_apart() -> 
 
 
 def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
-    write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "eval_every": 50_000})
+    run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "eval_every": 50_000, "budget": 200_000}
+    write_json(tmp_path / "runs" / "one.json", run_result)
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
     assert "evaluated every 50k (and 5k apart over the last 5 evaluations) env steps" in report
     assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO" in report
@@ -171,7 +172,10 @@ def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
     not_run = report.split("Not run yet")[1]
     assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), REINFORCE-critic (seeds 1-4)" in not_run
     assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO,Tianshou-REINFORCE " in not_run
-    assert all(f"- {env_id}: " in not_run for env_id in ("Acrobot-v1", "LunarLander-v3", "InvertedPendulum-v5", "Hopper-v5"))
+    others = "Acrobot-v1,LunarLander-v3,InvertedPendulum-v5,Hopper-v5"
+    command = f"`python -m benchmarks.run --suites sample --envs {others} --out {tmp_path}`"
+    assert f"- No runs of {others.replace(',', ', ')}: {command}" in not_run
+    assert "- Acrobot-v1:" not in not_run
 
 
 def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
