@@ -92,6 +92,12 @@ def _json_or_none(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
 
+def _nested_reports_line(out: Path) -> list[str]:
+    """A line linking the reports of benchmark folders inside ``out`` (e.g. sparse runs given their own ``--out``)."""
+    links = [f"[{path.parent.name}]({path.parent.name}/results.md)" for path in sorted(out.glob("*/results.md"))]
+    return [f"- More runs, in their own reports: {', '.join(links)}"] if links else []
+
+
 def write_report(out: Path, meta: dict[str, Any]) -> Path:
     """Rebuild ``results.md`` (and the learning curves) from every JSON file under ``out``."""
     machine = meta["machine"]
@@ -104,6 +110,7 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         f"- Report written {meta['date']} by `{meta['command']}`",
         "- Which of the project's targets these results meet, and what was tried where they are missed: "
         "the status table in `docs/modules/reinforce.md`",
+        *_nested_reports_line(out),
         "",
         *sample_section(out / "runs", out),
         *throughput.throughput_section(_json_or_none(out / "throughput.json")),

@@ -184,3 +184,13 @@ def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
         write_json(tmp_path / "runs" / f"{seed}.json", run_result)
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
     assert "REINFORCE-critic (seeds 0, 2, 4)" in report
+
+
+def test_report_links_the_reports_of_folders_inside_its_own(tmp_path) -> None:
+    meta = run.run_metadata(["--suites", ""])
+    assert "More runs" not in run.write_report(tmp_path, meta).read_text()
+    for name in ("sparse", "another"):
+        (tmp_path / name).mkdir()
+        run.write_report(tmp_path / name, meta)
+    report = run.write_report(tmp_path, meta).read_text()
+    assert "- More runs, in their own reports: [another](another/results.md), [sparse](sparse/results.md)\n" in report
