@@ -201,7 +201,8 @@ def sample_section(runs_dir: Path, out: Path) -> list[str]:
         # A folder of sparse runs is resumed with the same spacing
         spacing_option = f" --eval-every {spacings[0]}" if len(spacings) == 1 and spacings[0] != EVAL_EVERY else ""
         # Tasks this folder holds no run of share one line, so a folder made for one task stays short
-        untouched = [env_id for env_id, algos in missing.items() if set(algos.values()) == {"all seeds"}]
+        started = {(run["env_id"], run["budget"]) for run in runs}
+        untouched = [task.env_id for task in TASKS if (task.env_id, task.budget) not in started]
         lines += ["Not run yet (the command resumes: finished runs are kept):", ""]
         lines += [
             f"- {env_id}: {', '.join(f'{algo} ({seeds})' for algo, seeds in algos.items())}: "

@@ -186,6 +186,16 @@ def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
     assert "REINFORCE-critic (seeds 0, 2, 4)" in report
 
 
+def test_report_groups_only_tasks_without_any_run(tmp_path) -> None:
+    # Every seed of one algorithm finished: the task has runs, even though each algorithm still to run misses all seeds
+    for seed in range(5):
+        run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=seed), "budget": 200_000}
+        write_json(tmp_path / "runs" / f"{seed}.json", run_result)
+    not_run = "\n".join(sample_section(tmp_path / "runs", tmp_path)).split("Not run yet")[1]
+    assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), A2C (all seeds)" in not_run
+    assert "- No runs of Acrobot-v1, LunarLander-v3, InvertedPendulum-v5, Hopper-v5: " in not_run
+
+
 def test_report_links_the_reports_of_folders_inside_its_own(tmp_path) -> None:
     meta = run.run_metadata(["--suites", ""])
     assert "More runs" not in run.write_report(tmp_path, meta).read_text()
