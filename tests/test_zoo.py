@@ -245,6 +245,19 @@ def test_bad_input_from_the_command_line(tmp_path: Path) -> None:
     assert result.stderr == "sb3-reinforce-zoo enjoy: error: --env NoSuchEnv-v0: Environment `NoSuchEnv` doesn't exist.\n"
 
 
+def test_missing_rl_zoo_is_one_line_and_status_2(tmp_path: Path) -> None:
+    # As installed without the zoo extra: RL Zoo cannot be imported
+    code = (
+        "import sys; sys.modules['rl_zoo3'] = None; from sb3_reinforce.zoo.cli import main; "
+        f"main(['train', '--algo', 'reinforce', '--env', '{ENV_ID}'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "sb3-reinforce-zoo train: error: needs the Python package 'rl_zoo3': pip install 'sb3-reinforce[zoo]'\n"
+    )
+
+
 def postgres_bin_dir() -> Path | None:
     """The newest PostgreSQL server binaries (Debian's /usr/lib/postgresql/<version>/bin, else on PATH)."""
     found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb") if path.parts[-3].isdigit()]

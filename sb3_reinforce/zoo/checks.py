@@ -3,7 +3,6 @@
 import importlib
 
 import gymnasium as gym
-import rl_zoo3.import_envs  # noqa: F401 (registers RL Zoo's own envs, which the env check must see)
 
 
 class UsageError(Exception):
@@ -23,6 +22,10 @@ def check_env_id(env_id: str, gym_packages: list[str]) -> None:
     :param env_id: The env id given with ``--env``
     :param gym_packages: The modules given with ``--gym-packages``
     """
+    # Registers RL Zoo's own envs, which the check must see; imported here so that importing
+    # UsageError does not need RL Zoo (the zoo extra)
+    import rl_zoo3.import_envs  # noqa: F401
+
     for package in gym_packages:
         try:
             importlib.import_module(package)

@@ -15,10 +15,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from matplotlib import pyplot as plt
-
 from sb3_reinforce.zoo.checks import UsageError, check_env_id
-from sb3_reinforce.zoo.registration import register
 
 PROG = "sb3-reinforce-zoo"
 # RL Zoo's entry point of each command: (module, function), or (module, None) for a module that runs as a script
@@ -65,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(command: str, args: list[str]) -> None:
     """Register REINFORCE, check the input that can be checked ahead, and run RL Zoo's entry point of ``command``."""
+    # Imported here, not at the top: without the zoo extra, the command says what to install
+    try:
+        from sb3_reinforce.zoo.registration import register
+    except ModuleNotFoundError as error:
+        raise _missing_package(error) from error
     register()
     prog = f"{PROG} {command}"
     if command in ENV_COMMANDS:
@@ -109,8 +111,15 @@ def _entry_point(command: str) -> Callable[[], object]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         # The plot commands need RL Zoo's optional plotting packages
-        raise UsageError(f"needs the Python package {error.name!r}: pip install 'sb3-reinforce[zoo]'") from error
+        raise _missing_package(error) from error
     return getattr(module, function_name)
+
+
+def _missing_package(error: ModuleNotFoundError) -> UsageError:
+    """The error naming the package of the zoo extra that is not installed."""
+    # The top-level package: the error of `import rl_zoo3.train` may name the submodule
+    package = str(error.name).split(".")[0]
+    return UsageError(f"needs the Python package {package!r}: pip install 'sb3-reinforce[zoo]'")
 
 
 @contextmanager
@@ -126,6 +135,8 @@ def _command_line(prog: str, args: list[str]) -> Iterator[None]:
 
 def _save_figures(entry_point: Callable[[], object], figure_dir: Path) -> None:
     """Run a plot command with a non-interactive backend and save its figures as ``figure_dir/<title>.png``."""
+    from matplotlib import pyplot as plt  # only the plot commands need it
+
     # With Agg, RL Zoo's plt.show() returns at once and leaves the figures open to be saved
     plt.switch_backend("Agg")
     plt.close("all")
