@@ -3,12 +3,14 @@
 import importlib.util
 import os
 import pwd
+import re
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 pytest.importorskip("rl_zoo3")
 optuna = pytest.importorskip("optuna")
 
+import sb3_reinforce  # noqa: E402
 from sb3_reinforce import REINFORCE  # noqa: E402
 from sb3_reinforce.zoo.cli import main  # noqa: E402
 from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_reinforce_params  # noqa: E402
@@ -132,6 +135,31 @@ def test_conf_file_overrides_the_presets(tmp_path: Path) -> None:
     model = REINFORCE.load(saved_model(tmp_path))
     assert (model.n_envs, model.baseline, model.lr_schedule(1.0)) == (2, "critic", 0.001)
     assert model.num_timesteps >= 500  # n_timesteps of the file
+
+
+NO_PRESET_ENV_ID = "MountainCar-v0"  # registered by gymnasium, no entry in the presets
+
+
+@pytest.mark.parametrize("own_conf", [False, True])
+def test_env_without_an_entry_warns_that_default_is_used(own_conf: bool, tmp_path: Path) -> None:
+    conf = tmp_path / "mine.yml"
+    conf.write_text("default:\n  policy: 'MlpPolicy'\n  n_envs: 2\n  n_timesteps: 100\n")
+    config = conf if own_conf else Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
+    expected = f"{NO_PRESET_ENV_ID} has no entry in {config}: its 'default' entry was used. Give the env's hyperparameters"
+    args = ("-conf", conf) if own_conf else ()
+    with pytest.warns(UserWarning, match=re.escape(expected)) as caught:
+        zoo("train", "--algo", "reinforce", "--env", NO_PRESET_ENV_ID, "--eval-freq", "-1", "-n", 100, "-f", tmp_path, *args)
+    message = next(str(warning.message) for warning in caught if str(warning.message).startswith(expected))
+    assert "baseline: 'critic' with normalize: true (see Tuning in docs/modules/reinforce.md)" in message
+    model = REINFORCE.load(tmp_path / "reinforce" / f"{NO_PRESET_ENV_ID}_1" / f"{NO_PRESET_ENV_ID}.zip")
+    assert (model.n_envs, model.baseline) == (2 if own_conf else 8, "mean")
+
+
+def test_env_with_an_entry_does_not_warn(tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        zoo(*TRAIN, "-n", 100, "-f", tmp_path)
+    assert not [warning for warning in caught if "'default' entry" in str(warning.message)]
 
 
 def test_rollout_buffer_kwargs_string(tmp_path: Path) -> None:

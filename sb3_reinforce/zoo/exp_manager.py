@@ -1,7 +1,9 @@
 """RL Zoo's experiment manager with REINFORCE's presets, and one-line errors for bad input."""
 
 import difflib
+import importlib
 import inspect
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ class ReinforceExperimentManager(ExperimentManager):
 
     - ``--algo reinforce`` reads the presets shipped with sb3_reinforce (``hyperparams/reinforce.yml``)
       unless ``-conf`` names another file;
+    - an env that has no entry in the hyperparameter file, which then gives its ``default`` entry,
+      gets a ``UserWarning`` that says so;
     - ``rollout_buffer_class`` (a dotted class name) and ``rollout_buffer_kwargs`` (a Python expression
       such as ``"dict(max_steps_per_env=2000)"``) may be strings, as RL Zoo allows for ``replay_buffer_*``;
     - bad input raises :class:`~sb3_reinforce.zoo.checks.UsageError` before any env is made: an
@@ -71,9 +75,37 @@ class ReinforceExperimentManager(ExperimentManager):
 
     def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            return super().read_hyperparameters()
+            hyperparams = super().read_hyperparameters()
+            entries = self._hyperparameter_entries()
         except (OSError, ImportError, yaml.YAMLError, ValueError) as error:
             raise UsageError(f"hyperparameter file {self.config}: {one_line(error)}") from error
+        env_id = self.env_name.gym_id
+        # RL Zoo's order: the env's entry, then "atari" for Atari envs, then "default"
+        if env_id not in entries and not self._is_atari:
+            # RL Zoo only prints "Using 'default' hyperparameters", which hides that the env has no preset
+            hint = (
+                "; tasks whose episodes hit the time limit want baseline: 'critic' with normalize: true "
+                "(see Tuning in docs/modules/reinforce.md)"
+                if self.algo == ALGO
+                else ""
+            )
+            warnings.warn(
+                f"{env_id} has no entry in {self.config}: its 'default' entry was used. "
+                f"Give the env's hyperparameters with -params or -conf{hint}",
+                UserWarning,
+            )
+        return hyperparams
+
+    def _hyperparameter_entries(self) -> dict[str, Any]:
+        """The entries of the hyperparameter file (``-conf``), read as RL Zoo reads it."""
+        if self.config.endswith((".yml", ".yaml")):
+            with open(self.config) as file:
+                return yaml.safe_load(file)
+        if self.config.endswith(".py"):
+            variables: dict[str, Any] = {}
+            exec(Path(self.config).read_text(), variables)
+            return variables["hyperparams"]
+        return importlib.import_module(self.config).hyperparams
 
     def _preprocess_hyperparams(
         self, hyperparams: dict[str, Any]
