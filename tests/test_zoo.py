@@ -193,6 +193,24 @@ def test_optimize_with_a_journal_file(study_log: Path) -> None:
     assert {"n_steps", "baseline", "learning_rate", "net_arch", "activation_fn"} <= set(trials[0].params)
 
 
+def test_the_docs_read_a_journal_file_study(study_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "zoo.md").read_text()
+    match = re.search(r"^A journal file is not a database URL.*?^```python\n(.*?)^```", docs, re.MULTILINE | re.DOTALL)
+    assert match is not None, "no Python block after 'A journal file is not a database URL' in docs/zoo.md"
+    code = match.group(1).replace('"reinforce-cartpole"', '"s"')
+    assert code != match.group(1), "the docs' study name changed: update the test"
+    # The docs' path, relative to the folder the tuning ran in
+    (tmp_path / "logs").mkdir()
+    shutil.copy(study_log, tmp_path / "logs" / "study.log")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    best = load_journal_study(study_log).best_trial
+    study = namespace["study"]
+    assert isinstance(study, optuna.Study)
+    assert (study.best_trial.number, study.best_trial.params, study.best_value) == (best.number, best.params, best.value)
+
+
 SAMPLED = {
     "n_steps": 8,
     "batch_size": 64,
