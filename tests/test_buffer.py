@@ -147,10 +147,22 @@ def test_never_ending_episode_is_cut_and_bootstrapped(baseline: str) -> None:
 
 
 def test_buffer_storage_is_bounded() -> None:
-    model = make_model(n_envs=2, n_steps=5, baseline="none", max_episode_length=0, max_steps_per_env=20)
-    for _ in rollouts(model, 1000):
-        pass
-    assert model.rollout_buffer.rewards.shape[0] == 20
+    max_steps = 20
+    model = make_model(n_envs=2, n_steps=5, baseline="none", max_episode_length=0, max_steps_per_env=max_steps)
+    buffer = model.rollout_buffer
+    arrays = [*buffer.observations.values(), buffer.actions, buffer.rewards, buffer.episode_ends, buffer.episode_steps]
+    n_batches = 0
+    for batch, _ in rollouts(model, 1000):
+        n_batches += 1
+        assert model.rollout_buffer is buffer
+        assert buffer.pos <= max_steps
+        # Rows are reused, never reallocated or grown
+        stored = [*buffer.observations.values(), buffer.actions, buffer.rewards, buffer.episode_ends, buffer.episode_steps]
+        assert all(now is before for now, before in zip(stored, arrays, strict=True))
+        assert all(array.shape[:2] == (max_steps, 2) for array in stored)
+        # The env never ends its episode: the full storage cuts it, so every rollout trains on something
+        assert len(batch.actions) > 0
+    assert n_batches >= 1000 // (2 * max_steps)
 
 
 def test_learn_resets_carried_episodes_with_the_env() -> None:
