@@ -35,8 +35,14 @@ def test_save_to_file_object_and_evaluate() -> None:
     model.save(buffer)
     buffer.seek(0)
     loaded = REINFORCE.load(buffer, env=make_vec_env("CartPole-v1", n_envs=1, seed=0))
-    mean_reward, _ = evaluate_policy(loaded, loaded.get_env(), n_eval_episodes=2)
-    assert mean_reward > 0
+    for name, tensor in model.policy.state_dict().items():
+        assert th.equal(tensor, loaded.policy.state_dict()[name])
+    # The same seeded episodes: the loaded policy acts as the saved one, step for step
+    rewards, lengths = evaluate_policy(loaded, loaded.get_env(), n_eval_episodes=5, return_episode_rewards=True)
+    expected_rewards, expected_lengths = evaluate_policy(
+        model, make_vec_env("CartPole-v1", n_envs=1, seed=0), n_eval_episodes=5, return_episode_rewards=True
+    )
+    assert (rewards, lengths) == (expected_rewards, expected_lengths)
 
 
 def test_same_seed_gives_identical_parameters() -> None:
