@@ -1,10 +1,16 @@
 """The benchmark's planning, command line, evaluation and report (short runs only: the benchmark itself runs outside CI)."""
 
+import copy
 import dataclasses
 import math
 
 import numpy as np
 import pytest
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmarks import run, sample, tianshou_peer
 from benchmarks.common import write_json
@@ -115,6 +121,28 @@ def test_a_seed_that_solves_then_falls_back_is_solved_but_not_stable() -> None:
     assert first_solve_step([5_000, 10_000], [99.9, 100.0], 100.0) == 10_000
 
 
+def observation_statistics(env: VecEnv | None) -> RunningMeanStd | None:
+    """A copy of the observation statistics of ``env``, if it normalizes observations."""
+    return copy.deepcopy(env.obs_rms) if isinstance(env, VecNormalize) and env.norm_obs else None
+
+
+class Snapshots(BaseCallback):
+    """After each evaluation of ``evaluation`` (which runs before it), keep what was evaluated."""
+
+    def __init__(self, evaluation: PeriodicEvaluation) -> None:
+        super().__init__()
+        self.evaluation = evaluation
+        # Per evaluation: the policy's parameters, and the observation statistics of the training and evaluation envs
+        self.taken: list[tuple[dict[str, th.Tensor], RunningMeanStd | None, RunningMeanStd | None]] = []
+
+    def _on_step(self) -> bool:
+        if len(self.taken) < len(self.evaluation.steps):
+            parameters = copy.deepcopy(self.model.policy.state_dict())
+            training = observation_statistics(self.model.get_vec_normalize_env())
+            self.taken.append((parameters, training, observation_statistics(self.evaluation.eval_env)))
+        return True
+
+
 @pytest.mark.parametrize("normalize", [None, {}, {"norm_obs": False}])
 def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None) -> None:
     hyperparams = Hyperparams(source="test", n_envs=2, policy="MlpPolicy", normalize=normalize, kwargs={"baseline": "critic"})
@@ -122,9 +150,26 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
     eval_env = make_env("CartPole-v1", hyperparams, seed=1, n_envs=1, training=False)
     model = make_model("REINFORCE-critic", hyperparams, env, seed=0)
     evaluation = PeriodicEvaluation(eval_env, [200, 400], n_episodes=2)
-    model.learn(400, callback=evaluation)
+    snapshots = Snapshots(evaluation)
+    model.learn(400, callback=[evaluation, snapshots])
     assert evaluation.steps == [200, 400]
-    assert all(mean >= 1.0 for mean in evaluation.means)
+    assert len(snapshots.taken) == 2
+
+    # Replay: the same policies, deterministic, on an identically built env with the training env's statistics
+    replay_env = make_env("CartPole-v1", hyperparams, seed=1, n_envs=1, training=False)
+    norm_obs = normalize is not None and normalize.get("norm_obs", True)
+    for (parameters, training_rms, evaluation_rms), mean in zip(snapshots.taken, evaluation.means, strict=True):
+        if norm_obs:
+            # The evaluation env was given the training env's observation statistics, which training updates
+            assert training_rms is not None and evaluation_rms is not None
+            assert training_rms.count > 1
+            np.testing.assert_array_equal(evaluation_rms.mean, training_rms.mean)
+            np.testing.assert_array_equal(evaluation_rms.var, training_rms.var)
+            assert isinstance(replay_env, VecNormalize)
+            replay_env.obs_rms = copy.deepcopy(training_rms)
+        model.policy.load_state_dict(parameters)
+        expected, _ = evaluate_policy(model, replay_env, n_eval_episodes=2, deterministic=True)
+        assert mean == pytest.approx(expected)
 
 
 class AlwaysLeft:
