@@ -22,7 +22,7 @@ class LoggedEpisodesEnv(gym.Env):
     :param truncation_probability: Probability that an ending episode is truncated, not terminated
     """
 
-    def __init__(self, env_id: int = 0, max_episode_length: int = 12, truncation_probability: float = 0.4):
+    def __init__(self, env_id: int = 0, max_episode_length: int = 12, truncation_probability: float = 0.4) -> None:
         self.env_id = env_id
         self.max_episode_length = max_episode_length
         self.truncation_probability = truncation_probability
@@ -88,7 +88,7 @@ class TwoStateChainEnv(gym.Env):
     STAY = 0.8
     REWARDS = np.array([[1.0, 0.0], [-0.5, 2.0]])
 
-    def __init__(self, reward_offset: float = 0.0):
+    def __init__(self, reward_offset: float = 0.0) -> None:
         self.observation_space = spaces.Discrete(2 * self.HORIZON)
         self.action_space = spaces.Discrete(2)
         self.reward_offset = reward_offset

@@ -3,6 +3,8 @@
 import copy
 import dataclasses
 import math
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.type_aliases import PolicyPredictor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmarks import run, sample, tianshou_peer
@@ -57,7 +60,7 @@ def test_sparse_evaluation_keeps_the_final_window_dense_and_is_named_apart() -> 
     assert dense.name == "LunarLander-v3__A2C__1000000__seed0" and len(dense.eval_points()) == 200
 
 
-def test_report_states_a_sparse_evaluation_spacing(tmp_path) -> None:
+def test_report_states_a_sparse_evaluation_spacing(tmp_path: Path) -> None:
     run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "eval_every": 50_000, "budget": 200_000}
     write_json(tmp_path / "runs" / "one.json", run_result)
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
@@ -123,7 +126,10 @@ def test_a_seed_that_solves_then_falls_back_is_solved_but_not_stable() -> None:
 
 def observation_statistics(env: VecEnv | None) -> RunningMeanStd | None:
     """A copy of the observation statistics of ``env``, if it normalizes observations."""
-    return copy.deepcopy(env.obs_rms) if isinstance(env, VecNormalize) and env.norm_obs else None
+    if not (isinstance(env, VecNormalize) and env.norm_obs):
+        return None
+    # SB3 types them as those of Dict observations; CartPole's are one RunningMeanStd
+    return copy.deepcopy(cast(RunningMeanStd, env.obs_rms))
 
 
 class Snapshots(BaseCallback):
@@ -166,7 +172,8 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
             np.testing.assert_array_equal(evaluation_rms.mean, training_rms.mean)
             np.testing.assert_array_equal(evaluation_rms.var, training_rms.var)
             assert isinstance(replay_env, VecNormalize)
-            replay_env.obs_rms = copy.deepcopy(training_rms)
+            # SB3 types obs_rms as the statistics of Dict observations
+            replay_env.obs_rms = copy.deepcopy(training_rms)  # type: ignore[arg-type]
         model.policy.load_state_dict(parameters)
         expected, _ = evaluate_policy(model, replay_env, n_eval_episodes=2, deterministic=True)
         assert mean == pytest.approx(expected)
@@ -175,7 +182,13 @@ def test_periodic_evaluation_runs_with_each_normalization(normalize: dict | None
 class AlwaysLeft:
     """A predictor that is not an SB3 algorithm: CartPole falls over within a few dozen steps."""
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         return np.zeros(len(observation), dtype=np.int64), None
 
 
@@ -193,9 +206,10 @@ def test_periodic_evaluation_evaluates_any_predictor_once_per_crossing() -> None
 def test_the_peer_trains_and_is_evaluated_deterministically() -> None:
     pytest.importorskip("tianshou")
     collected: list[int] = []
-    predictors = []
+    predictors: list[tianshou_peer.TianshouPredictor] = []
 
-    def on_collect(steps: int, predictor: tianshou_peer.TianshouPredictor) -> None:
+    def on_collect(steps: int, predictor: PolicyPredictor) -> None:
+        assert isinstance(predictor, tianshou_peer.TianshouPredictor)
         collected.append(steps)
         predictors.append(predictor)
 
@@ -209,7 +223,7 @@ def test_the_peer_trains_and_is_evaluated_deterministically() -> None:
     assert state is None and np.array_equal(actions, expected)
 
 
-def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
+def test_report_names_the_runs_not_done_yet(tmp_path: Path) -> None:
     # Seed 0 of one algorithm at CartPole-v1's budget: the others and the other seeds are still to run
     write_json(tmp_path / "runs" / "one.json", {**_run([0, 120, 100, 110, 130, 105, 101], seed=0), "budget": 200_000})
     report = "\n".join(sample_section(tmp_path / "runs", tmp_path))
@@ -223,7 +237,7 @@ def test_report_names_the_runs_not_done_yet(tmp_path) -> None:
     assert "- Acrobot-v1:" not in not_run
 
 
-def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
+def test_report_names_seeds_missing_between_finished_ones(tmp_path: Path) -> None:
     for seed in (1, 3):
         run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=seed), "budget": 200_000}
         write_json(tmp_path / "runs" / f"{seed}.json", run_result)
@@ -231,7 +245,7 @@ def test_report_names_seeds_missing_between_finished_ones(tmp_path) -> None:
     assert "REINFORCE-critic (seeds 0, 2, 4)" in report
 
 
-def test_report_groups_only_tasks_without_any_run(tmp_path) -> None:
+def test_report_groups_only_tasks_without_any_run(tmp_path: Path) -> None:
     # Every seed of one algorithm finished: the task has runs, even though each algorithm still to run misses all seeds
     for seed in range(5):
         run_result = {**_run([0, 120, 100, 110, 130, 105, 101], seed=seed), "budget": 200_000}
@@ -241,7 +255,7 @@ def test_report_groups_only_tasks_without_any_run(tmp_path) -> None:
     assert "- No runs of Acrobot-v1, LunarLander-v3, InvertedPendulum-v5, Hopper-v5: " in not_run
 
 
-def test_report_links_the_reports_of_folders_inside_its_own(tmp_path) -> None:
+def test_report_links_the_reports_of_folders_inside_its_own(tmp_path: Path) -> None:
     meta = run.run_metadata(["--suites", ""])
     assert "More runs" not in run.write_report(tmp_path, meta).read_text()
     for name in ("sparse", "another"):

@@ -1,6 +1,9 @@
 """The episodic rollout buffer, driven by REINFORCE's own collection loop, against brute force."""
 
 from collections import defaultdict
+from collections.abc import Iterator
+from functools import partial
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -10,14 +13,28 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer
+from sb3_reinforce.common.buffers import EpisodeBatch
+from sb3_reinforce.reinforce.reinforce import Baseline
 from tests.envs import LoggedEpisodesEnv, bootstrap_value, reference_returns
 
 
-def make_model(n_envs: int, n_steps: int, baseline: str, max_episode_length: int = 12, **buffer_kwargs) -> REINFORCE:
-    venv = DummyVecEnv([lambda i=i: LoggedEpisodesEnv(i, max_episode_length) for i in range(n_envs)])
+def make_model(n_envs: int, n_steps: int, baseline: Baseline, max_episode_length: int = 12, **buffer_kwargs: Any) -> REINFORCE:
+    venv = DummyVecEnv([partial(LoggedEpisodesEnv, i, max_episode_length) for i in range(n_envs)])
     return REINFORCE(
         "MlpPolicy", venv, n_steps=n_steps, gamma=0.9, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, seed=0
     )
+
+
+def logged_envs(model: REINFORCE) -> list[LoggedEpisodesEnv]:
+    """The envs of a model from ``make_model``, whose logs hold every transition."""
+    assert isinstance(model.env, DummyVecEnv)
+    return [cast(LoggedEpisodesEnv, env) for env in model.env.envs]
+
+
+def transition_ids(batch: EpisodeBatch) -> np.ndarray:
+    """The observations ``[env_id, step_id]`` of a batch of ``LoggedEpisodesEnv`` transitions, as integers."""
+    assert isinstance(batch.observations, th.Tensor)
+    return batch.observations.long().numpy()
 
 
 class StopEvery(BaseCallback):
@@ -31,10 +48,13 @@ class StopEvery(BaseCallback):
         return self.n_calls % self.period != 0
 
 
-def rollouts(model: REINFORCE, total_timesteps: int, callback: BaseCallback | None = None, reset: bool = True):
+def rollouts(
+    model: REINFORCE, total_timesteps: int, callback: BaseCallback | None = None, reset: bool = True
+) -> Iterator[tuple[EpisodeBatch, np.ndarray]]:
     """Run the real collection loop and yield, per rollout, what train() would see."""
     total, callback = model._setup_learn(total_timesteps, callback, reset_num_timesteps=reset)
     callback.on_training_start(locals(), globals())
+    assert model.env is not None
     buffer = model.rollout_buffer
     while model.num_timesteps < total:
         if not model.collect_rollouts(model.env, callback, buffer, model.n_steps):
@@ -43,6 +63,7 @@ def rollouts(model: REINFORCE, total_timesteps: int, callback: BaseCallback | No
         bootstrap_obs = buffer.bootstrap_observations()
         bootstrap_values = None
         if model.uses_critic and bootstrap_obs is not None:
+            assert isinstance(bootstrap_obs, th.Tensor)  # LoggedEpisodesEnv's observations are arrays
             bootstrap_values = bootstrap_value(bootstrap_obs[:, 1].numpy())
         values = np.zeros(buffer.n_transitions) if model.uses_critic else None
         returns, _ = buffer.compute_returns_and_advantages(values, bootstrap_values)
@@ -51,17 +72,16 @@ def rollouts(model: REINFORCE, total_timesteps: int, callback: BaseCallback | No
 
 @pytest.mark.parametrize("baseline", ["none", "critic"])
 @pytest.mark.parametrize("n_envs,n_steps", [(1, 1), (1, 7), (4, 1), (4, 5), (3, 16)])
-def test_trains_every_finished_episode_once_with_exact_returns(baseline: str, n_envs: int, n_steps: int) -> None:
+def test_trains_every_finished_episode_once_with_exact_returns(baseline: Baseline, n_envs: int, n_steps: int) -> None:
     model = make_model(n_envs, n_steps, baseline)
     trained: dict[int, dict[int, float]] = defaultdict(dict)
     for batch, returns in rollouts(model, 600):
-        env_ids = batch.observations[:, 0].long().numpy()
-        step_ids = batch.observations[:, 1].long().numpy()
+        env_ids, step_ids = transition_ids(batch).T
         for env_id, step_id, value in zip(env_ids, step_ids, returns, strict=True):
             assert step_id not in trained[env_id], "a transition was trained twice"
             trained[env_id][step_id] = value
 
-    for env_id, env in enumerate(model.env.envs):
+    for env_id, env in enumerate(logged_envs(model)):
         reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
         # Every finished episode is trained, with its exact return; unfinished ones are not trained
         assert set(trained[env_id]) == set(reference)
@@ -69,7 +89,7 @@ def test_trains_every_finished_episode_once_with_exact_returns(baseline: str, n_
             assert value == pytest.approx(reference[step_id], abs=1e-5)
 
 
-def budget_chunks(model: REINFORCE):
+def budget_chunks(model: REINFORCE) -> Iterator[tuple[EpisodeBatch, np.ndarray]]:
     """learn() in small chunks: the budget ends most rollouts inside episodes."""
     for chunk in range(30):
         yield from rollouts(model, 31, reset=chunk == 0)
@@ -77,15 +97,15 @@ def budget_chunks(model: REINFORCE):
 
 @pytest.mark.parametrize("baseline", ["none", "critic"])
 @pytest.mark.parametrize("interruption", ["callback", "budget"])
-def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: str, interruption: str) -> None:
+def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: Baseline, interruption: str) -> None:
     model = make_model(n_envs=3, n_steps=4, baseline=baseline)
     trained: dict[int, dict[int, float]] = defaultdict(dict)
     batches = rollouts(model, 900, StopEvery(40)) if interruption == "callback" else budget_chunks(model)
     for batch, returns in batches:
-        for (env_id, step_id), value in zip(batch.observations.long().tolist(), returns, strict=True):
+        for (env_id, step_id), value in zip(transition_ids(batch).tolist(), returns, strict=True):
             assert step_id not in trained[env_id], "a transition was trained twice"
             trained[env_id][step_id] = value
-    for env_id, env in enumerate(model.env.envs):
+    for env_id, env in enumerate(logged_envs(model)):
         reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
         if interruption == "budget":
             # Episodes carried across learn() calls are all finished and trained
@@ -100,9 +120,8 @@ def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: str, interru
 def test_batches_hold_at_least_n_steps_per_env_and_whole_episodes() -> None:
     model = make_model(n_envs=3, n_steps=10, baseline="none")
     for batch, _ in rollouts(model, 900):
-        env_ids = batch.observations[:, 0].long().numpy()
-        step_ids = batch.observations[:, 1].long().numpy()
-        for env_id, env in enumerate(model.env.envs):
+        env_ids, step_ids = transition_ids(batch).T
+        for env_id, env in enumerate(logged_envs(model)):
             mine = np.sort(step_ids[env_ids == env_id])
             assert len(mine) > 0
             last = env.log[int(mine[-1])]
@@ -121,23 +140,24 @@ def test_one_env_one_step_is_one_episode_per_update() -> None:
 
 
 @pytest.mark.parametrize("baseline", ["none", "critic"])
-def test_never_ending_episode_is_cut_and_bootstrapped(baseline: str) -> None:
+def test_never_ending_episode_is_cut_and_bootstrapped(baseline: Baseline) -> None:
     max_steps = 20
     model = make_model(n_envs=2, n_steps=5, baseline=baseline, max_episode_length=0, max_steps_per_env=max_steps)
-    log = model.env.envs[0].log
-    seen = set()
+    log = logged_envs(model)[0].log
+    seen: set[int] = set()
     n_batches = 0
     for batch, returns in rollouts(model, 400):
         n_batches += 1
         assert model.rollout_buffer.pos <= max_steps
         assert batch.n_episodes == 2  # one cut segment per env
-        mine = batch.observations[:, 0] == 0
-        step_ids = batch.observations[mine, 1].long().numpy()
+        env_ids, all_step_ids = transition_ids(batch).T
+        mine = env_ids == 0
+        step_ids = all_step_ids[mine]
         segment_end = int(step_ids.max())
         assert not seen.intersection(step_ids)
         seen.update(step_ids)
         tail = bootstrap_value(np.array(segment_end + 1)).item() if baseline == "critic" else 0.0
-        for step_id, value in zip(step_ids, returns[mine.numpy()], strict=True):
+        for step_id, value in zip(step_ids, returns[mine], strict=True):
             later = range(step_id, segment_end + 1)
             expected = sum(0.9 ** (s - step_id) * log[s][0] for s in later) + 0.9 ** len(later) * tail
             assert value == pytest.approx(expected, abs=1e-5)
@@ -170,7 +190,7 @@ def test_learn_resets_carried_episodes_with_the_env() -> None:
     model.learn(50)
     buffer = model.rollout_buffer
     assert buffer.pos > buffer._tail_start.min(), "the test needs an episode carried over"
-    step_ids_before_reset = [env.step_id for env in model.env.envs]
+    step_ids_before_reset = [env.step_id for env in logged_envs(model)]
     model.learn(10, reset_num_timesteps=True)
     # After the reset, the buffer holds only steps taken after it
     for env_id, first_id in enumerate(step_ids_before_reset):
@@ -210,9 +230,11 @@ def test_buffer_round_trips_spaces(observation_space: spaces.Space, action_space
     assert buffer.n_transitions == 6 and batch.n_episodes == 2
     first_obs, first_actions = stored[0]
     if isinstance(observation_space, spaces.Dict):
+        assert isinstance(batch.observations, dict) and isinstance(first_obs, dict)
         assert set(batch.observations) == {"a", "b"}
         np.testing.assert_allclose(batch.observations["a"][0].numpy(), first_obs["a"][0])
     else:
+        assert isinstance(batch.observations, th.Tensor) and isinstance(first_obs, np.ndarray)
         assert batch.observations.dtype == th.as_tensor(np.zeros(1, dtype=observation_space.dtype)).dtype
         np.testing.assert_array_equal(batch.observations[0].numpy().ravel(), np.asarray(first_obs[0]).ravel())
     np.testing.assert_allclose(batch.actions[0].numpy().ravel(), np.asarray(first_actions[0], dtype=np.float64).ravel())

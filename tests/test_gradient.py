@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch as th
+from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
+from sb3_reinforce.reinforce.reinforce import Baseline
 from tests.envs import TwoStateChainEnv
 
 N_ENVS = 32
@@ -13,7 +15,7 @@ N_BATCHES = 200
 H = TwoStateChainEnv.HORIZON
 
 
-def make_model(baseline: str, gamma: float, gamma_t_weighting: bool, reward_offset: float = 0.0) -> REINFORCE:
+def make_model(baseline: Baseline, gamma: float, gamma_t_weighting: bool, reward_offset: float = 0.0) -> REINFORCE:
     venv = DummyVecEnv([lambda: TwoStateChainEnv(reward_offset)] * N_ENVS)
     venv.seed(0)
     return REINFORCE(
@@ -35,10 +37,21 @@ def actor_parameters(model: REINFORCE) -> list[th.nn.Parameter]:
     return list(model.policy.action_net.parameters())
 
 
+def actor_gradient(model: REINFORCE) -> th.Tensor:
+    """The gradient of the last train()'s loss in the actor's parameters, flattened."""
+    grads = []
+    for parameter in actor_parameters(model):
+        assert parameter.grad is not None
+        grads.append(parameter.grad.flatten())
+    return th.cat(grads)
+
+
 def state_values(model: REINFORCE, gamma: float, reward_offset: float = 0.0) -> th.Tensor:
     """Exact ``V(t, x)`` of the current policy, differentiable in its parameters, by backward induction."""
     env = TwoStateChainEnv(reward_offset)
-    probs = model.policy.get_distribution(th.arange(2 * H)).distribution.probs.reshape(H, 2, 2)
+    distribution = model.policy.get_distribution(th.arange(2 * H))
+    assert isinstance(distribution, CategoricalDistribution)
+    probs = distribution.distribution.probs.reshape(H, 2, 2)
     rewards = th.as_tensor(env.REWARDS, dtype=probs.dtype) + reward_offset
     # moves[a, x'] = P(x' | a)
     moves = th.tensor([[env.STAY, 1 - env.STAY], [1 - env.STAY, env.STAY]], dtype=probs.dtype)
@@ -61,12 +74,13 @@ def sampled_gradients(model: REINFORCE) -> np.ndarray:
     """One gradient of ``-loss`` per batch of N_ENVS episodes, through REINFORCE's own train()."""
     total, callback = model._setup_learn(N_BATCHES * N_ENVS * H)
     callback.on_training_start(locals(), globals())
+    assert model.env is not None
     samples = []
     for _ in range(N_BATCHES):
         model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
         assert model.rollout_buffer.n_episodes == N_ENVS
         model.train()
-        samples.append(-th.cat([p.grad.flatten() for p in actor_parameters(model)]).numpy())
+        samples.append(-actor_gradient(model).numpy())
     # The loss averages over the N_ENVS * H steps of a batch, the objective over episodes
     return np.array(samples) * H
 
@@ -79,7 +93,7 @@ def z_scores(samples: np.ndarray, exact: np.ndarray) -> np.ndarray:
     "baseline,gamma,gamma_t_weighting",
     [("none", 1.0, False), ("mean", 1.0, False), ("critic", 1.0, False), ("none", 0.9, True), ("critic", 0.9, True)],
 )
-def test_sampled_gradient_is_unbiased(baseline: str, gamma: float, gamma_t_weighting: bool) -> None:
+def test_sampled_gradient_is_unbiased(baseline: Baseline, gamma: float, gamma_t_weighting: bool) -> None:
     model = make_model(baseline, gamma, gamma_t_weighting)
     exact = exact_gradient(model, gamma)
     assert np.linalg.norm(exact) > 0.1

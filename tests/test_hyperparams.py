@@ -64,8 +64,8 @@ def test_preset_builds_a_model(env_id: str) -> None:
         assert prefix == "lin"
         initial_learning_rate = float(value)
         kwargs["learning_rate"] = linear_schedule(initial_learning_rate)
-    # The constructor validates every argument; no env is needed for that
-    model = REINFORCE(entry["policy"], None, _init_setup_model=False, **with_copied_dicts(kwargs))
+    # The constructor validates every argument; no env is needed for that (SB3 takes None, as load() passes)
+    model = REINFORCE(entry["policy"], None, _init_setup_model=False, **with_copied_dicts(kwargs))  # type: ignore[arg-type]
     assert_stored(model, kwargs)
     model._setup_lr_schedule()
     assert model.lr_schedule(1.0) == pytest.approx(initial_learning_rate)

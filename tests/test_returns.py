@@ -13,7 +13,9 @@ def random_grid(rng: np.random.Generator, n_rows: int, n_envs: int) -> tuple[np.
     return rewards, ends, bootstrap
 
 
-def brute_force_return(rewards, ends, bootstrap, gamma, row, env) -> float:
+def brute_force_return(
+    rewards: np.ndarray, ends: np.ndarray, bootstrap: np.ndarray, gamma: float, row: int, env: int
+) -> float:
     total, discount = 0.0, 1.0
     for later in range(row, len(rewards)):
         total += discount * rewards[later, env]

@@ -1,6 +1,8 @@
 """Smoke tests over spaces, policies, baselines and SB3's machinery (vec envs, wrappers, callbacks, logging)."""
 
 import inspect
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -19,12 +21,14 @@ from stable_baselines3.common.envs import (
     SimpleMultiObsEnv,
 )
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecFrameStack, VecNormalize
 
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.reinforce import reinforce as reinforce_module
+from sb3_reinforce.reinforce.reinforce import Baseline
 
-BASELINES = ["none", "mean", "critic"]
+BASELINES: list[Baseline] = ["none", "mean", "critic"]
 
 
 class DiscreteObsEnv(gym.Env):
@@ -34,12 +38,12 @@ class DiscreteObsEnv(gym.Env):
         self.observation_space = spaces.Discrete(3)
         self.action_space = spaces.Discrete(3)
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         super().reset(seed=seed)
         self.state, self.t = int(self.np_random.integers(3)), 0
         return self.state, {}
 
-    def step(self, action):
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
         reward = float(action == self.state)
         self.state, self.t = int(self.np_random.integers(3)), self.t + 1
         return self.state, reward, False, self.t >= 10, {}
@@ -57,7 +61,7 @@ class DiscreteObsEnv(gym.Env):
     ],
     ids=["Discrete", "Box", "MultiDiscrete", "MultiBinary", "DiscreteObs"],
 )
-def test_action_and_observation_spaces(env: gym.Env, baseline: str) -> None:
+def test_action_and_observation_spaces(env: gym.Env, baseline: Baseline) -> None:
     model = REINFORCE("MlpPolicy", env, n_steps=4, baseline=baseline, seed=0).learn(300)
     assert model.num_timesteps >= 300
     action, _ = model.predict(env.observation_space.sample(), deterministic=True)
@@ -65,7 +69,7 @@ def test_action_and_observation_spaces(env: gym.Env, baseline: str) -> None:
 
 
 @pytest.mark.parametrize("baseline,batch_size", [("none", None), ("critic", None), ("critic", 16)])
-def test_dict_observations(baseline: str, batch_size: int | None) -> None:
+def test_dict_observations(baseline: Baseline, batch_size: int | None) -> None:
     env = make_vec_env(SimpleMultiObsEnv, n_envs=2, env_kwargs=dict(random_start=True))
     model = REINFORCE("MultiInputPolicy", env, n_steps=8, baseline=baseline, batch_size=batch_size, seed=0).learn(600)
     assert model._n_updates > 0
@@ -89,7 +93,7 @@ def test_continuous_actions_with_sde(use_sde: bool) -> None:
 def test_accepts_every_a2c_keyword() -> None:
     a2c_keywords = set(inspect.signature(A2C.__init__).parameters) - {"self"}
     assert a2c_keywords <= set(inspect.signature(REINFORCE.__init__).parameters)
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         learning_rate=lambda progress: 1e-3 * progress,
         n_steps=5,
         gamma=0.98,
@@ -119,7 +123,7 @@ def test_accepts_every_a2c_keyword() -> None:
     assert model.policy.optimizer.param_groups[0]["lr"] < 1e-3
 
 
-def test_a2c_pipeline_runs_unchanged(tmp_path) -> None:
+def test_a2c_pipeline_runs_unchanged(tmp_path: Path) -> None:
     """An SB3 A2C pipeline with A2C swapped for REINFORCE: Subproc envs, VecNormalize, callbacks, resume."""
     env = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, vec_env_cls=SubprocVecEnv, seed=0))
     eval_env = VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=1), training=False, norm_reward=False)
@@ -154,12 +158,13 @@ def test_set_env_and_parameters_round_trip() -> None:
     model.set_env(make_vec_env("CartPole-v1", n_envs=1, seed=5))
     parameters = model.get_parameters()
     model.learn(300)
-    model.set_parameters(parameters)
+    # SB3 types the argument as one state dict; it takes get_parameters()' dict of them
+    model.set_parameters(parameters)  # type: ignore[arg-type]
     for name, tensor in model.policy.state_dict().items():
         assert (tensor == parameters["policy"][name]).all()
 
 
-def test_budget_is_respected_and_logging_keys(tmp_path) -> None:
+def test_budget_is_respected_and_logging_keys(tmp_path: Path) -> None:
     model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), seed=0)
     model.set_logger(configure(str(tmp_path), ["csv"]))
     model.learn(2_000, log_interval=1)
@@ -179,7 +184,7 @@ def test_budget_is_respected_and_logging_keys(tmp_path) -> None:
         assert key in header
 
 
-def _after_one_rollout(**kwargs) -> REINFORCE:
+def _after_one_rollout(**kwargs: Any) -> REINFORCE:
     """A model trained on one CartPole rollout (the budget ends the first rollout)."""
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     return REINFORCE("MlpPolicy", env, n_steps=50, seed=0, **kwargs).learn(100)
@@ -210,11 +215,11 @@ def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
 
 @pytest.mark.parametrize("baseline", BASELINES)
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
-def test_minibatches_use_every_transition_once(monkeypatch: pytest.MonkeyPatch, baseline: str, batch_size: int) -> None:
+def test_minibatches_use_every_transition_once(monkeypatch: pytest.MonkeyPatch, baseline: Baseline, batch_size: int) -> None:
     selected: list[th.Tensor] = []
     select = reinforce_module._select
 
-    def recording_select(observations, indices):
+    def recording_select(observations: PyTorchObs, indices: th.Tensor) -> PyTorchObs:
         selected.append(indices)
         return select(observations, indices)
 

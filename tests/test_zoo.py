@@ -13,11 +13,14 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 pytest.importorskip("rl_zoo3")
 optuna = pytest.importorskip("optuna")
+if TYPE_CHECKING:
+    from optuna import Study
 
 import sb3_reinforce  # noqa: E402
 from sb3_reinforce import REINFORCE  # noqa: E402
@@ -182,7 +185,7 @@ def study_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return storage
 
 
-def load_journal_study(storage: Path) -> "optuna.Study":
+def load_journal_study(storage: Path) -> "Study":
     backend = optuna.storages.journal.JournalFileBackend(str(storage))
     return optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(backend))
 
