@@ -127,6 +127,7 @@ class EpisodicRolloutBuffer:
         self._bootstrap_obs: list[np.ndarray | dict[str, np.ndarray]] = []
         self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
         self._n_episodes = 0
+        self._n_cut_segments = 0
 
     @property
     def full(self) -> bool:
@@ -152,6 +153,11 @@ class EpisodicRolloutBuffer:
         """Number of episodes (or cut segments of one) ending in the batch ready for training."""
         return self._n_episodes
 
+    @property
+    def n_cut_segments(self) -> int:
+        """Number of the batch's segments that end where an episode was cut at the memory bound."""
+        return self._n_cut_segments
+
     def start_rollout(self) -> None:
         """Move the episodes carried over from the previous rollout to the front of the storage."""
         tail_lengths = self.pos - self._tail_start
@@ -169,6 +175,7 @@ class EpisodicRolloutBuffer:
         self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs = [], [], []
         self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
         self._n_episodes = 0
+        self._n_cut_segments = 0
 
     def add(
         self,
@@ -231,6 +238,7 @@ class EpisodicRolloutBuffer:
         self._train_mask = (rows >= self.first_row) & (rows <= last_end)
         self._tail_start = last_end + 1
         self._n_episodes = int(ends[self._train_mask].sum())
+        self._n_cut_segments = int(too_long.sum())
 
     def get(self) -> EpisodeBatch:
         """

@@ -1,10 +1,9 @@
+import numbers
 import os
 import pathlib
-import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -13,6 +12,7 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
@@ -20,6 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+from sb3_reinforce.common.save_util import write_atomically
+from sb3_reinforce.common.validation import check_finite, finite_number, observation_dtypes, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
@@ -29,6 +31,11 @@ BASELINES: tuple[str, ...] = ("none", "mean", "critic")
 SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 # Weight of the newest batch in the running mean of returns used by ``baseline="mean"``
 MEAN_BASELINE_UPDATE_RATE = 0.1
+# Default chunk_size: as many transitions as hold this many bytes of observations as float32 (the
+# networks' input; 148 Atari frames of 84x84x4), and at most DEFAULT_MAX_CHUNK_ROWS
+DEFAULT_CHUNK_BYTES = 16 * 2**20
+DEFAULT_MAX_CHUNK_ROWS = 8192
+DEFAULT_VF_COEF = 0.5
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -99,6 +106,11 @@ class REINFORCE(OnPolicyAlgorithm):
         collected it) and the current one, measured on the next minibatch, exceeds
         ``1.5 * target_kl`` (SB3's PPO rule), the batch's remaining minibatches are skipped.
         None (default): no limit.
+    :param chunk_size: Most transitions that the networks evaluate at once in training. A larger
+        batch or minibatch is evaluated in chunks, and a gradient step on it accumulates the
+        chunks' gradients: the same update (up to float rounding), with working memory that does not grow
+        with the batch. None (default): as many as hold 16 MiB of observations as float32 (148
+        frames of 84x84x4), at most 8192.
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -127,7 +139,7 @@ class REINFORCE(OnPolicyAlgorithm):
         gamma: float = 0.99,
         gae_lambda: float = 1.0,
         ent_coef: float = 0.0,
-        vf_coef: float = 0.5,
+        vf_coef: float = DEFAULT_VF_COEF,
         max_grad_norm: float = 0.5,
         rms_prop_eps: float = 1e-5,
         use_rms_prop: bool = False,
@@ -141,6 +153,7 @@ class REINFORCE(OnPolicyAlgorithm):
         batch_size: int | None = None,
         critic_gradient_steps: int = 1,
         target_kl: float | None = None,
+        chunk_size: int | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -149,8 +162,25 @@ class REINFORCE(OnPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
+        # Numbers as Python numbers (numpy scalars included), each bad one named before any env is made
+        n_steps = positive_int("n_steps", n_steps)
+        critic_gradient_steps = positive_int("critic_gradient_steps", critic_gradient_steps)
+        batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
+        chunk_size = None if chunk_size is None else positive_int("chunk_size", chunk_size)
+        gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, rms_prop_eps = (
+            finite_number(name, value)
+            for name, value in (
+                ("gamma", gamma),
+                ("gae_lambda", gae_lambda),
+                ("ent_coef", ent_coef),
+                ("vf_coef", vf_coef),
+                ("max_grad_norm", max_grad_norm),
+                ("rms_prop_eps", rms_prop_eps),
+            )
+        )
+        if not callable(learning_rate):
+            learning_rate = _learning_rate_number(learning_rate)
         _check_arguments(
-            n_steps=n_steps,
             gamma=gamma,
             gae_lambda=gae_lambda,
             vf_coef=vf_coef,
@@ -161,6 +191,8 @@ class REINFORCE(OnPolicyAlgorithm):
             critic_gradient_steps=critic_gradient_steps,
             target_kl=target_kl,
         )
+        if target_kl is not None:
+            target_kl = float(target_kl)
         super().__init__(
             policy,
             env,
@@ -194,7 +226,9 @@ class REINFORCE(OnPolicyAlgorithm):
         self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
         self.target_kl = target_kl
+        self.chunk_size = chunk_size
         self.return_mean: float | None = None
+        self._warned_about_cuts = False
 
         if use_rms_prop and "optimizer_class" not in self.policy_kwargs:
             self.policy_kwargs["optimizer_class"] = th.optim.RMSprop
@@ -202,6 +236,10 @@ class REINFORCE(OnPolicyAlgorithm):
 
         if _init_setup_model:
             self._setup_model()
+
+    def _excluded_save_params(self) -> list[str]:
+        # Derived from the saved arguments by _setup_model
+        return [*super()._excluded_save_params(), "_chunk_rows", "_stored_dtypes", "_warned_about_cuts"]
 
     @property
     def uses_critic(self) -> bool:
@@ -228,6 +266,13 @@ class REINFORCE(OnPolicyAlgorithm):
         )
         self.policy = self.policy.to(self.device)
         self._maybe_recommend_cpu()
+        self._chunk_rows = self.chunk_size or _default_chunk_rows(self.observation_space)
+        # What env outputs are stored as: a value that overflows them is refused like a NaN
+        self._stored_dtypes = {
+            "reward": self.rollout_buffer.rewards.dtype,
+            **observation_dtypes(self.observation_space),
+            **observation_dtypes(self.observation_space, "terminal observation"),
+        }
 
     def _setup_learn(
         self,
@@ -242,7 +287,7 @@ class REINFORCE(OnPolicyAlgorithm):
         if envs_will_reset:
             # Episodes carried from before the reset never finish: drop them
             self.rollout_buffer.reset()
-            _check_finite(self._last_obs, None, step=self.num_timesteps)  # type: ignore[arg-type]
+            check_finite({"observation": self._last_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
         return result
 
     def collect_rollouts(
@@ -273,10 +318,12 @@ class REINFORCE(OnPolicyAlgorithm):
 
         callback.on_rollout_start()
 
-        with _without_distribution_validation():
-            continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
+        continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
         # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
         rollout_buffer.finish_rollout(self._last_obs)
+        if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
+            self._warned_about_cuts = True
+            warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
         if not continue_training:
             return False
 
@@ -298,6 +345,8 @@ class REINFORCE(OnPolicyAlgorithm):
             with th.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
                 actions = self.policy.get_distribution(obs_tensor).get_actions().cpu().numpy()
+            # In the space's shape, as SB3's policies return them: a Box of shape (3, 1) is clipped row by row
+            actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
 
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -307,8 +356,16 @@ class REINFORCE(OnPolicyAlgorithm):
                     clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
 
             new_obs, rewards, dones, infos = env.step(clipped_actions)
+            terminal_envs = [int(idx) for idx in np.flatnonzero(dones) if "terminal_observation" in infos[idx]]
             try:
-                _check_finite(new_obs, rewards, step=self.num_timesteps)  # type: ignore[arg-type]
+                check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
+                for idx in terminal_envs:
+                    check_finite(
+                        {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
+                        self._stored_dtypes,
+                        step=self.num_timesteps,
+                        env_indices=[idx],
+                    )
             except ValueError:
                 # The envs are in an unknown state: reset them (and drop carried episodes) next time
                 self._last_obs = None
@@ -317,9 +374,9 @@ class REINFORCE(OnPolicyAlgorithm):
             self.num_timesteps += env.num_envs
             n_steps += 1
             truncation_observations = {
-                int(idx): infos[idx]["terminal_observation"]
-                for idx in np.flatnonzero(dones)
-                if infos[idx].get("TimeLimit.truncated", False) and "terminal_observation" in infos[idx]
+                idx: infos[idx]["terminal_observation"]
+                for idx in terminal_envs
+                if infos[idx].get("TimeLimit.truncated", False)
             }
             # Stored before the callbacks run, so that a callback stopping training leaves
             # the buffer and the last observation consistent with the envs
@@ -341,13 +398,15 @@ class REINFORCE(OnPolicyAlgorithm):
         Update the policy (and the critic) on the complete episodes of the last rollout: one
         gradient step on the whole batch, or one per minibatch of ``batch_size`` transitions until
         ``target_kl`` stops them; the critic then takes ``critic_gradient_steps - 1`` more steps on
-        its value loss.
+        its value loss. The networks see at most ``chunk_size`` transitions at once: a larger
+        (mini)batch's gradient is accumulated over chunks.
         """
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
 
         buffer = self.rollout_buffer
         self.logger.record("train/n_episodes", buffer.n_episodes)
+        self.logger.record("train/n_cut_segments", buffer.n_cut_segments)
         self.logger.record("train/batch_size", buffer.n_transitions)
         if buffer.n_transitions == 0:
             # No episode finished in this rollout (e.g. the budget ran out): nothing to learn from
@@ -360,50 +419,51 @@ class REINFORCE(OnPolicyAlgorithm):
 
         values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch.observations)
         returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
-        advantages = th.as_tensor(advantages_np, dtype=th.float32, device=self.device)
+        # Standardized in float64: a baseline far from the returns (after an outlier batch) loses no precision
+        advantages = th.as_tensor(advantages_np, dtype=th.float64, device=self.device)
         if self.normalize_advantage:
             advantages = _standardize(advantages)
+        advantages = advantages.float()
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
         minibatches = self._minibatches(len(advantages))
         behaviour_log_prob = self._behaviour_log_prob(batch.observations, actions, len(minibatches))
         policy_losses, entropy_losses = [], []
+        value_loss = None
         for indices in minibatches:
-            observations = _select(batch.observations, indices)
-            if self.uses_critic:
-                values, log_prob, entropy = self.policy.evaluate_actions(observations, actions[indices])
-                value_loss = F.mse_loss(returns[indices], values.flatten())
-            else:
-                distribution = self.policy.get_distribution(observations)
-                log_prob, entropy = distribution.log_prob(actions[indices]), distribution.entropy()
-            if behaviour_log_prob is not None and self._moved_too_far(behaviour_log_prob[indices], log_prob):
+            log_probs: list[th.Tensor] = []
+            self.policy.optimizer.zero_grad()
+            losses = self._accumulate_gradient(
+                indices, len(advantages), self._policy_losses(batch.observations, actions, advantages, returns, log_probs)
+            )
+            if behaviour_log_prob is not None and self._moved_too_far(behaviour_log_prob[indices], th.cat(log_probs)):
                 break
-            policy_loss = -(advantages[indices] * log_prob).mean()
-            # Without an analytical entropy, -log_prob estimates it
-            entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
-            loss = policy_loss + self.ent_coef * entropy_loss
-            if self.uses_critic:
-                loss = loss + self.vf_coef * value_loss
-            if not th.isfinite(loss):
+            if not np.isfinite(losses["loss"]):
                 raise FloatingPointError(
-                    f"REINFORCE loss is {loss.item()} at timestep {self.num_timesteps}; that gradient step was "
+                    f"REINFORCE loss is {losses['loss']} at timestep {self.num_timesteps}; that gradient step was "
                     "skipped (lower learning_rate or check the rewards' scale)"
                 )
-            self._gradient_step(loss)
+            self._optimizer_step()
             self._n_updates += 1
-            policy_losses.append(policy_loss.item())
-            entropy_losses.append(entropy_loss.item())
+            policy_losses.append(losses["policy"])
+            entropy_losses.append(losses["entropy"])
+            value_loss = losses.get("value")
 
         if self.uses_critic:
             for _ in range(self.critic_gradient_steps - 1):
-                value_loss = F.mse_loss(returns, self.policy.predict_values(batch.observations).flatten())
-                self._gradient_step(self.vf_coef * value_loss)
+                self.policy.optimizer.zero_grad()
+                value_loss = self._accumulate_gradient(
+                    slice(None), len(returns), self._value_losses(batch.observations, returns)
+                )["value"]
+                self._optimizer_step()
             # The value loss of the critic's last gradient step
-            self.logger.record("train/value_loss", value_loss.item())
+            if value_loss is not None:
+                self.logger.record("train/value_loss", value_loss)
             assert values_np is not None
             self.logger.record("train/explained_variance", explained_variance(values_np, returns_np))
         elif self.baseline == "mean":
+            self.logger.record("train/baseline", self.return_mean or 0.0)
             self._update_mean_baseline(returns_np)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
@@ -412,6 +472,90 @@ class REINFORCE(OnPolicyAlgorithm):
         self.logger.record("train/policy_loss", float(np.mean(policy_losses)))
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+
+    def _evaluate_actions(
+        self, observations: PyTorchObs, actions: th.Tensor
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        The critic's values (None without a critic), the log-probabilities of ``actions`` and the
+        entropies (None where the distribution has no analytical one) on a chunk of the batch.
+        """
+        if self.uses_critic:
+            return self.policy.evaluate_actions(observations, actions)
+        distribution = self.policy.get_distribution(observations)
+        return None, distribution.log_prob(actions), distribution.entropy()
+
+    def _policy_losses(
+        self,
+        observations: PyTorchObs,
+        actions: th.Tensor,
+        advantages: th.Tensor,
+        returns: th.Tensor,
+        log_probs: list[th.Tensor],
+    ) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
+        """
+        The losses of a policy gradient step on a chunk of the batch, for ``_accumulate_gradient``;
+        the chunk's log-probabilities are appended to ``log_probs`` (for ``target_kl``).
+        """
+
+        def policy_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
+            values, log_prob, entropy = self._evaluate_actions(_select(observations, chunk), actions[chunk])
+            log_probs.append(log_prob.detach())
+            # REINFORCE: grad J = E[sum_t grad log pi(a_t|s_t) * Phi_t], Phi_t the (standardized) advantage
+            policy_loss = -(advantages[chunk] * log_prob).mean()
+            # Without an analytical entropy, -log_prob estimates it
+            entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
+            losses = {"loss": policy_loss + self.ent_coef * entropy_loss, "policy": policy_loss, "entropy": entropy_loss}
+            if values is not None:
+                losses["value"] = F.mse_loss(returns[chunk], values.flatten())
+                losses["loss"] = losses["loss"] + self.vf_coef * losses["value"]
+            return losses
+
+        return policy_losses
+
+    def _value_losses(
+        self, observations: PyTorchObs, returns: th.Tensor
+    ) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
+        """The critic's value loss on a chunk of the batch, for ``_accumulate_gradient``."""
+
+        def value_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
+            value_loss = F.mse_loss(returns[chunk], self.policy.predict_values(_select(observations, chunk)).flatten())
+            return {"loss": self.vf_coef * value_loss, "value": value_loss}
+
+        return value_losses
+
+    def _accumulate_gradient(
+        self,
+        indices: slice | th.Tensor,
+        n_transitions: int,
+        chunk_losses: Callable[[slice | th.Tensor], dict[str, th.Tensor]],
+    ) -> dict[str, float]:
+        """
+        Back-propagate the mean loss over the transitions ``indices`` of the batch, ``chunk_size``
+        of them at a time: each chunk's mean losses, weighted by the chunk's share of the
+        transitions, sum to the means over all of them, and so do their gradients.
+
+        :param indices: ``slice(None)`` (the whole batch) or a tensor of indices
+        :param n_transitions: Transitions in the batch
+        :param chunk_losses: The mean losses over a chunk (given as a slice or indices), by name;
+            ``"loss"`` is back-propagated
+        :return: The mean of each loss over ``indices``
+        """
+        if isinstance(indices, slice):
+            chunks: list[slice] | list[th.Tensor] = self._chunk_slices(n_transitions)
+            n_selected = n_transitions
+        else:
+            chunks = list(th.split(indices, self._chunk_rows))
+            n_selected = len(indices)
+        totals: dict[str, float] = {}
+        for chunk in chunks:
+            chunk_length = chunk.stop - chunk.start if isinstance(chunk, slice) else len(chunk)
+            weight = chunk_length / n_selected
+            losses = chunk_losses(chunk)
+            (losses["loss"] * weight).backward()
+            for name, loss in losses.items():
+                totals[name] = totals.get(name, 0.0) + loss.item() * weight
+        return totals
 
     def _values_returns_and_advantages(self, observations: PyTorchObs) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """
@@ -424,13 +568,19 @@ class REINFORCE(OnPolicyAlgorithm):
             if self.baseline == "mean":
                 advantages = advantages - (self.return_mean or 0.0)
             return None, returns, advantages
-        with th.no_grad():
-            values = self.policy.predict_values(observations).flatten().cpu().numpy()
-            bootstrap_obs = buffer.bootstrap_observations()
-            bootstrap_values = None
-            if bootstrap_obs is not None:
-                bootstrap_values = self.policy.predict_values(bootstrap_obs).flatten().cpu().numpy()
+        values = self._predict_values(observations)
+        bootstrap_obs = buffer.bootstrap_observations()
+        bootstrap_values = None if bootstrap_obs is None else self._predict_values(bootstrap_obs)
         return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
+
+    def _predict_values(self, observations: PyTorchObs) -> np.ndarray:
+        """The critic's values of a batch of observations, evaluated ``chunk_size`` at a time."""
+        with th.no_grad():
+            values = [
+                self.policy.predict_values(_select(observations, chunk)).flatten().cpu().numpy()
+                for chunk in self._chunk_slices(_n_rows(observations))
+            ]
+        return np.concatenate(values)
 
     def _behaviour_log_prob(self, observations: PyTorchObs, actions: th.Tensor, n_minibatches: int) -> th.Tensor | None:
         """
@@ -440,12 +590,20 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.target_kl is None or n_minibatches == 1:
             return None
         with th.no_grad():
-            return self.policy.get_distribution(observations).log_prob(actions)
+            log_probs = [
+                self.policy.get_distribution(_select(observations, chunk)).log_prob(actions[chunk])
+                for chunk in self._chunk_slices(len(actions))
+            ]
+        return th.cat(log_probs)
+
+    def _chunk_slices(self, n_rows: int) -> list[slice]:
+        """Consecutive slices of at most ``chunk_size`` rows that cover ``n_rows`` rows."""
+        return [slice(start, min(start + self._chunk_rows, n_rows)) for start in range(0, n_rows, self._chunk_rows)]
 
     def _moved_too_far(self, behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> bool:
         """Whether the policy has moved more than ``1.5 * target_kl`` from where the batch's update started."""
         assert self.target_kl is not None
-        approx_kl = _approx_kl(behaviour_log_prob, log_prob.detach())
+        approx_kl = _approx_kl(behaviour_log_prob, log_prob)
         self.logger.record("train/approx_kl", approx_kl)
         return approx_kl > 1.5 * self.target_kl
 
@@ -457,10 +615,7 @@ class REINFORCE(OnPolicyAlgorithm):
         return list(th.split(order, self.batch_size))
 
     def _update_mean_baseline(self, returns: np.ndarray) -> None:
-        """Log how well the running mean fitted this batch's returns, then move it towards them."""
-        baseline_values = np.full_like(returns, self.return_mean or 0.0)
-        self.logger.record("train/value_loss", float(np.mean((returns - baseline_values) ** 2)))
-        self.logger.record("train/explained_variance", explained_variance(baseline_values, returns))
+        """Move the running mean of returns towards this batch's mean."""
         # Updated after the step, so the baseline never depends on the batch it is applied to
         batch_mean = float(returns.mean())
         if self.return_mean is None:
@@ -468,10 +623,8 @@ class REINFORCE(OnPolicyAlgorithm):
         else:
             self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
 
-    def _gradient_step(self, loss: th.Tensor) -> None:
-        """One optimizer step on ``loss``, with the gradient norm clipped to ``max_grad_norm``."""
-        self.policy.optimizer.zero_grad()
-        loss.backward()
+    def _optimizer_step(self) -> None:
+        """One optimizer step on the accumulated gradient, its norm clipped to ``max_grad_norm``."""
         th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
         self.policy.optimizer.step()
 
@@ -502,28 +655,24 @@ class REINFORCE(OnPolicyAlgorithm):
         """
         Save all the attributes of the object and the model parameters in a zip-file.
         Saving to a path is atomic: the file is written next to its destination and then renamed,
-        so an interrupted save never leaves a corrupt or half-written model behind.
+        so an interrupted save never leaves a corrupt or half-written model behind. Otherwise the
+        file is what SB3's ``save`` writes: a new file's mode follows the umask, an overwritten
+        file keeps its mode, and a symlink is written through.
 
         :param path: path to the file where the rl agent should be saved
             (``.zip`` is added when it has no suffix), or a file-like object
         :param exclude: name of parameters that should be excluded in addition to the default ones
         :param include: name of parameters that might be excluded but should be included anyway
         """
-        if not isinstance(path, (str, pathlib.Path)):
+        if not isinstance(path, (str, os.PathLike)):
             super().save(path, exclude=exclude, include=include)
             return
         destination = pathlib.Path(path)
         if destination.suffix == "":
             destination = destination.with_suffix(".zip")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".zip")
-        os.close(fd)
-        try:
-            super().save(temporary, exclude=exclude, include=include)
-            os.replace(temporary, destination)
-        except BaseException:
-            pathlib.Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(
+            destination, lambda temporary: super(REINFORCE, self).save(temporary, exclude=exclude, include=include)
+        )
 
     @classmethod
     def load(
@@ -553,6 +702,9 @@ class REINFORCE(OnPolicyAlgorithm):
                 f"Cannot load {path}: it is not a REINFORCE save (saved by another algorithm, "
                 "load it with that algorithm's class)"
             )
+        return_mean = data.get("return_mean")
+        if return_mean is not None and not (isinstance(return_mean, numbers.Real) and np.isfinite(float(return_mean))):
+            raise ValueError(f"Cannot load {path}: its 'mean' baseline return_mean={return_mean!r} is not a finite number")
         if hasattr(path, "seek"):
             path.seek(0)
         return super().load(
@@ -566,18 +718,31 @@ class REINFORCE(OnPolicyAlgorithm):
         )
 
 
-@contextmanager
-def _without_distribution_validation() -> Iterator[None]:
-    """
-    Skip torch.distributions' argument checks while sampling actions: they cost about a third of
-    the policy's forward pass, and the policy's outputs are finite (losses are checked in train).
-    """
-    previous = th.distributions.Distribution._validate_args
-    th.distributions.Distribution.set_default_validate_args(False)
-    try:
-        yield
-    finally:
-        th.distributions.Distribution.set_default_validate_args(previous)
+def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:
+    """What to change when episodes are cut at the memory bound."""
+    bootstrap = "V(s) of the critic" if uses_critic else "0 (no critic)"
+    return (
+        f"An episode ran past max_steps_per_env={max_steps_per_env} stored transitions and was cut: each cut segment is "
+        f"trained as if truncated there, bootstrapped with {bootstrap}, and an env whose episodes never end gives one "
+        f"update per {max_steps_per_env} steps. Give the env a time limit (gymnasium's TimeLimit wrapper or "
+        "max_episode_steps), or lower rollout_buffer_kwargs=dict(max_steps_per_env=...) (down to n_steps, which cuts "
+        "like A2C's fixed-length rollouts) for more frequent updates. train/n_cut_segments counts the cuts per batch."
+    )
+
+
+def _default_chunk_rows(observation_space: spaces.Space) -> int:
+    """``chunk_size``'s default: the transitions whose float32 observations fit ``DEFAULT_CHUNK_BYTES``."""
+    spaces_ = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
+    # The networks' input: one-hot for discrete spaces, as SB3 preprocesses them
+    float_bytes = 4 * sum(get_flattened_obs_dim(space) for space in spaces_)
+    return max(1, min(DEFAULT_MAX_CHUNK_ROWS, DEFAULT_CHUNK_BYTES // float_bytes))
+
+
+def _one_row(obs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+    """One env's (plain or ``Dict``) observation as a batch of one."""
+    if isinstance(obs, dict):
+        return {key: np.asarray(value)[None] for key, value in obs.items()}
+    return np.asarray(obs)[None]
 
 
 def _select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
@@ -585,6 +750,11 @@ def _select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
     if isinstance(observations, dict):
         return {key: value[indices] for key, value in observations.items()}
     return observations[indices]
+
+
+def _n_rows(observations: PyTorchObs) -> int:
+    """The number of observations in a (plain or ``Dict``) batch."""
+    return len(next(iter(observations.values())) if isinstance(observations, dict) else observations)
 
 
 def _approx_kl(behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> float:
@@ -600,9 +770,18 @@ def _standardize(values: th.Tensor) -> th.Tensor:
     return centered / std if std > 1e-8 else th.zeros_like(values)
 
 
+def _learning_rate_number(learning_rate: object) -> float:
+    """A learning rate that is not a schedule, as a float; ``ValueError`` naming it otherwise."""
+    try:
+        return finite_number("learning_rate", learning_rate)
+    except ValueError:
+        raise ValueError(
+            f"learning_rate={learning_rate!r} must be a finite number or a schedule (a function of the progress remaining)"
+        ) from None
+
+
 def _check_arguments(
     *,
-    n_steps: int,
     gamma: float,
     gae_lambda: float,
     vf_coef: float,
@@ -611,29 +790,33 @@ def _check_arguments(
     rollout_buffer_class: type | None,
     batch_size: int | None,
     critic_gradient_steps: int,
-    target_kl: float | None,
+    target_kl: object,
 ) -> None:
+    """Raise ``ValueError`` naming an argument out of its range or an impossible combination; warn for ineffective ones."""
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r} is not one of {', '.join(map(repr, BASELINES))}")
-    _check_positive_integer("n_steps", n_steps)
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma={gamma!r} must be in [0, 1]")
     if not 0.0 <= gae_lambda <= 1.0:
         raise ValueError(f"gae_lambda={gae_lambda!r} must be in [0, 1]")
+    # Not errors: A2C scripts and RL Zoo configs set these, and must run unchanged
     if baseline != "critic" and gae_lambda != 1.0:
-        # Not an error: A2C scripts and RL Zoo configs set gae_lambda, and must run unchanged
         warnings.warn(f"gae_lambda={gae_lambda!r} has no effect with baseline={baseline!r}: GAE needs baseline='critic'")
+    if baseline != "critic" and vf_coef != DEFAULT_VF_COEF:
+        warnings.warn(f"vf_coef={vf_coef!r} has no effect with baseline={baseline!r}: there is no value loss without a critic")
     if baseline == "critic" and not vf_coef > 0:
         raise ValueError(f"vf_coef={vf_coef!r} must be > 0 with baseline='critic', or the critic never learns")
     if not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm={max_grad_norm!r} must be > 0")
-    if batch_size is not None:
-        _check_positive_integer("batch_size", batch_size)
-    _check_positive_integer("critic_gradient_steps", critic_gradient_steps)
     if baseline != "critic" and critic_gradient_steps != 1:
         raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
     if target_kl is not None:
-        if isinstance(target_kl, bool) or not isinstance(target_kl, (int, float)) or not target_kl > 0:
+        if (
+            not isinstance(target_kl, numbers.Real)
+            or isinstance(target_kl, (bool, np.bool_))
+            or not np.isfinite(float(target_kl))
+            or not float(target_kl) > 0
+        ):
             raise ValueError(f"target_kl={target_kl!r} must be a number > 0, or None for no limit")
         if batch_size is None:
             warnings.warn(f"target_kl={target_kl!r} has no effect without batch_size: one step per batch is always on-policy")
@@ -644,25 +827,3 @@ def _check_arguments(
             f"rollout_buffer_class={rollout_buffer_class!r} must be EpisodicRolloutBuffer or a subclass: "
             "REINFORCE needs whole episodes"
         )
-
-
-def _check_positive_integer(name: str, value: object) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int (not a bool) >= 1."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1")
-
-
-def _check_finite(obs: np.ndarray | dict[str, np.ndarray], rewards: np.ndarray | None, step: int) -> None:
-    """Raise ``ValueError`` naming the env and the step of the first NaN or inf in ``obs`` or ``rewards``."""
-    arrays = {"reward": rewards} if rewards is not None else {}
-    if isinstance(obs, dict):
-        arrays.update({f"observation[{key!r}]": value for key, value in obs.items()})
-    else:
-        arrays["observation"] = obs
-    for name, array in arrays.items():
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            env_index = int(np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0])
-            raise ValueError(
-                f"env {env_index} returned a non-finite {name} at timestep {step}; "
-                "REINFORCE does not train on it (check the env or its wrappers)"
-            )
