@@ -1,5 +1,7 @@
 """Bad input gets a clear error, before any work, and nothing is lost."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE
 
@@ -29,6 +32,19 @@ from sb3_reinforce import REINFORCE
         (dict(batch_size=64, target_kl=0.0), "target_kl=0.0 must be a number > 0, or None"),
         (dict(batch_size=64, target_kl="0.01"), "target_kl='0.01' must be a number > 0, or None"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
+        # Numbers given as strings (a config read without types) are named, not compared
+        (dict(gamma="0.9"), "gamma='0.9' must be a finite number"),
+        (dict(gae_lambda="0.95"), "gae_lambda='0.95' must be a finite number"),
+        (dict(max_grad_norm="0.5"), "max_grad_norm='0.5' must be a finite number"),
+        (dict(ent_coef="0.01"), "ent_coef='0.01' must be a finite number"),
+        (dict(vf_coef=None), "vf_coef=None must be a finite number"),
+        (dict(rms_prop_eps="1e-5"), "rms_prop_eps='1e-5' must be a finite number"),
+        (dict(gamma=float("nan")), "gamma=nan must be a finite number"),
+        (dict(n_steps="5"), "n_steps='5' must be an integer >= 1"),
+        (dict(n_steps=np.float64(5.0)), r"n_steps=np.float64\(5.0\) must be an integer >= 1"),
+        (dict(batch_size="64"), "batch_size='64' must be an integer >= 1"),
+        (dict(chunk_size=0), "chunk_size=0 must be an integer >= 1"),
+        (dict(learning_rate="lin_3e-4"), "learning_rate='lin_3e-4' must be a finite number or a schedule"),
     ],
 )
 def test_bad_arguments_are_named_before_the_env_is_made(kwargs: dict, message: str) -> None:
@@ -40,6 +56,16 @@ def test_bad_arguments_are_named_before_the_env_is_made(kwargs: dict, message: s
 def test_gae_lambda_without_critic_warns() -> None:
     with pytest.warns(UserWarning, match="gae_lambda=0.9 has no effect with baseline='mean'"):
         REINFORCE("MlpPolicy", "CartPole-v1", baseline="mean", gae_lambda=0.9)
+
+
+def test_vf_coef_without_critic_warns() -> None:
+    with pytest.warns(UserWarning, match="vf_coef=0.25 has no effect with baseline='none': there is no value loss"):
+        REINFORCE("MlpPolicy", "CartPole-v1", baseline="none", vf_coef=0.25)
+
+
+def test_default_vf_coef_without_critic_does_not_warn(recwarn: pytest.WarningsRecorder) -> None:
+    REINFORCE("MlpPolicy", "CartPole-v1", baseline="mean")
+    assert not [w for w in recwarn if "vf_coef" in str(w.message)]
 
 
 def test_target_kl_without_minibatches_warns() -> None:
@@ -90,12 +116,14 @@ class NonFiniteEnv(gym.Env):
 
 
 @pytest.mark.parametrize("what,value", [("reward", np.nan), ("observation", np.inf), ("observation", np.nan)])
-def test_non_finite_env_output_is_named_and_not_trained_on(tmp_path, what: str, value: float) -> None:
+def test_non_finite_env_output_is_named_and_not_trained_on(tmp_path: Path, what: str, value: float) -> None:
     env = make_vec_env(lambda: NonFiniteEnv(None, what, value), n_envs=3)
     model = REINFORCE("MlpPolicy", env, n_steps=2, seed=0)
     model.learn(60)  # first updates are fine
     assert model._n_updates > 0
+    assert isinstance(env, DummyVecEnv)
     bad_env = env.envs[2].unwrapped
+    assert isinstance(bad_env, NonFiniteEnv)
     bad_env.bad_step = bad_env.steps_taken + 3  # inside the next rollout
     model.save(tmp_path / "model.zip")
     saved = (tmp_path / "model.zip").read_bytes()

@@ -164,24 +164,34 @@ def test_set_env_and_parameters_round_trip() -> None:
         assert (tensor == parameters["policy"][name]).all()
 
 
-def test_budget_is_respected_and_logging_keys(tmp_path: Path) -> None:
-    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), seed=0)
+# What each baseline logs besides the keys all log: a constant baseline has no value loss to report
+BASELINE_KEYS = {
+    "none": set(),
+    "mean": {"train/baseline"},
+    "critic": {"train/value_loss", "train/explained_variance"},
+}
+
+
+@pytest.mark.parametrize("baseline", sorted(BASELINE_KEYS))
+def test_budget_is_respected_and_logging_keys(tmp_path: Path, baseline: Baseline) -> None:
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), baseline=baseline, seed=0)
     model.set_logger(configure(str(tmp_path), ["csv"]))
     model.learn(2_000, log_interval=1)
     # A rollout stops as soon as the budget is spent
     assert 2_000 <= model.num_timesteps < 2_000 + 4
-    header = (tmp_path / "progress.csv").read_text().splitlines()[0].split(",")
-    for key in [
+    header = set((tmp_path / "progress.csv").read_text().splitlines()[0].split(","))
+    common_keys = {
         "train/policy_loss",
-        "train/value_loss",
         "train/entropy_loss",
-        "train/explained_variance",
         "rollout/ep_rew_mean",
         "time/fps",
         "train/n_episodes",
         "train/batch_size",
-    ]:
-        assert key in header
+        "train/policy_steps",
+    }
+    assert common_keys | BASELINE_KEYS[baseline] <= header
+    other_baselines_keys = set().union(*BASELINE_KEYS.values()) - BASELINE_KEYS[baseline]
+    assert not other_baselines_keys & header
 
 
 def _after_one_rollout(**kwargs: Any) -> REINFORCE:
@@ -219,8 +229,10 @@ def test_minibatches_use_every_transition_once(monkeypatch: pytest.MonkeyPatch, 
     selected: list[th.Tensor] = []
     select = reinforce_module._select
 
-    def recording_select(observations: PyTorchObs, indices: th.Tensor) -> PyTorchObs:
-        selected.append(indices)
+    def recording_select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
+        # Minibatches are index tensors; the critic's value predictions take slices of the batch
+        if isinstance(indices, th.Tensor):
+            selected.append(indices)
         return select(observations, indices)
 
     monkeypatch.setattr(reinforce_module, "_select", recording_select)

@@ -1,0 +1,91 @@
+"""Training's memory does not grow with the batch: the networks see ``chunk_size`` transitions at a time, same update."""
+
+import multiprocessing
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pytest
+import torch as th
+from stable_baselines3.common.env_util import make_vec_env
+
+from benchmarks.envs import FixedLengthImageEnv
+from sb3_reinforce import REINFORCE
+from sb3_reinforce.reinforce.reinforce import Baseline
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "none": dict(baseline="none"),
+    "mean-minibatches": dict(baseline="mean", batch_size=16, target_kl=1.0),
+    "critic": dict(baseline="critic", critic_gradient_steps=3),
+    "critic-gae-minibatches": dict(baseline="critic", gae_lambda=0.9, batch_size=16),
+}
+
+
+def _model(chunk_size: int | None, **kwargs: Any) -> REINFORCE:
+    # Plain SGD: the parameters move by exactly the gradient, so two updates compare as their gradients do
+    policy_kwargs = dict(optimizer_class=th.optim.SGD, optimizer_kwargs={})
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    return REINFORCE("MlpPolicy", env, n_steps=20, chunk_size=chunk_size, policy_kwargs=policy_kwargs, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_networks_see_at_most_chunk_size_transitions_in_training(setting: str) -> None:
+    model = _model(chunk_size=5, **SETTINGS[setting])
+    seen: list[int] = []
+    for name in ["evaluate_actions", "get_distribution", "predict_values"]:
+        method = getattr(model.policy, name)
+
+        def recording(observations: th.Tensor, *args: Any, method: Any = method) -> Any:
+            seen.append(len(observations))
+            return method(observations, *args)
+
+        setattr(model.policy, name, recording)
+    model.learn(200)
+    assert model._n_updates > 0
+    # Collection evaluates 2 envs at a time; training chunks of at most 5 transitions
+    assert max(seen) == 5
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_chunked_training_gives_the_same_update(setting: str) -> None:
+    whole = _model(chunk_size=None, **SETTINGS[setting]).learn(300)
+    chunked = _model(chunk_size=7, **SETTINGS[setting]).learn(300)
+    initial = _model(chunk_size=None, **SETTINGS[setting])
+    assert chunked._n_updates == whole._n_updates > 1
+    for name, tensor in whole.policy.state_dict().items():
+        th.testing.assert_close(chunked.policy.state_dict()[name], tensor, rtol=1e-4, atol=1e-6)
+    assert any(not th.equal(tensor, initial.policy.state_dict()[name]) for name, tensor in whole.policy.state_dict().items())
+
+
+def test_default_chunk_size_follows_the_observation_size() -> None:
+    image_model = REINFORCE("CnnPolicy", FixedLengthImageEnv(10), _init_setup_model=True)
+    vector_model = REINFORCE("MlpPolicy", "CartPole-v1")
+    # 16 MiB of float32 frames of 84x84x4; small observations are capped at 8192 transitions
+    assert image_model._chunk_rows == 16 * 2**20 // (84 * 84 * 4 * 4) == 148
+    assert vector_model._chunk_rows == 8192
+
+
+# Images of 84x84x4 bytes, 1000-step episodes: the storage holds 27 MiB; unchunked, training took 638 MiB
+EPISODE_LENGTH = 1_000
+# Stated in the docs: training's peak memory grows by at most twice the storage plus this
+WORKING_MEMORY_MIB = 256
+
+
+def _peak_rss_growth_mib(baseline: Baseline) -> tuple[float, float]:
+    """Train on two image episodes in this (fresh) process: the peak RSS growth and the storage bound, in MiB."""
+    th.set_num_threads(1)
+    env = make_vec_env(lambda: FixedLengthImageEnv(EPISODE_LENGTH), n_envs=1, seed=0)
+    kwargs: dict[str, Any] = dict(rollout_buffer_kwargs=dict(max_steps_per_env=EPISODE_LENGTH))
+    model = REINFORCE("CnnPolicy", env, baseline=baseline, seed=0, **kwargs)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model.learn(2 * EPISODE_LENGTH)
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**10
+    return growth, model.rollout_buffer.nbytes / 2**20
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_training_on_images_stays_within_the_stated_memory_bound(baseline: Baseline) -> None:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        growth, storage = pool.submit(_peak_rss_growth_mib, baseline).result()
+    assert storage == pytest.approx(EPISODE_LENGTH * 84 * 84 * 4 / 2**20, rel=0.01)
+    assert growth <= 2 * storage + WORKING_MEMORY_MIB
