@@ -29,8 +29,8 @@ from sb3_reinforce import REINFORCE
         (dict(baseline="mean", critic_gradient_steps=5), "critic_gradient_steps=5 needs baseline='critic'"),
         (dict(batch_size=0), "batch_size=0 must be an integer >= 1"),
         (dict(batch_size=True), "batch_size=True must be an integer >= 1"),
-        (dict(batch_size=64, target_kl=0.0), "target_kl=0.0 must be a number > 0, or None"),
-        (dict(batch_size=64, target_kl="0.01"), "target_kl='0.01' must be a number > 0, or None"),
+        (dict(batch_size=64, target_kl=0.0), "target_kl=0.0 must be > 0, or None"),
+        (dict(batch_size=64, target_kl="0.01"), "target_kl='0.01' must be a finite number"),
         (dict(rollout_buffer_class=RolloutBuffer), "rollout_buffer_class=.* must be EpisodicRolloutBuffer"),
         # Numbers given as strings (a config read without types) are named, not compared
         (dict(gamma="0.9"), "gamma='0.9' must be a finite number"),

@@ -1,4 +1,3 @@
-import numbers
 import os
 import pathlib
 import warnings
@@ -167,6 +166,7 @@ class REINFORCE(OnPolicyAlgorithm):
         critic_gradient_steps = positive_int("critic_gradient_steps", critic_gradient_steps)
         batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
         chunk_size = None if chunk_size is None else positive_int("chunk_size", chunk_size)
+        target_kl = None if target_kl is None else finite_number("target_kl", target_kl)
         gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, rms_prop_eps = (
             finite_number(name, value)
             for name, value in (
@@ -191,8 +191,6 @@ class REINFORCE(OnPolicyAlgorithm):
             critic_gradient_steps=critic_gradient_steps,
             target_kl=target_kl,
         )
-        if target_kl is not None:
-            target_kl = float(target_kl)
         super().__init__(
             policy,
             env,
@@ -702,9 +700,11 @@ class REINFORCE(OnPolicyAlgorithm):
                 f"Cannot load {path}: it is not a REINFORCE save (saved by another algorithm, "
                 "load it with that algorithm's class)"
             )
-        return_mean = data.get("return_mean")
-        if return_mean is not None and not (isinstance(return_mean, numbers.Real) and np.isfinite(float(return_mean))):
-            raise ValueError(f"Cannot load {path}: its 'mean' baseline return_mean={return_mean!r} is not a finite number")
+        if data.get("return_mean") is not None:
+            try:
+                finite_number("return_mean", data["return_mean"])
+            except ValueError as error:
+                raise ValueError(f"Cannot load {path}: its 'mean' baseline {error}") from None
         if hasattr(path, "seek"):
             path.seek(0)
         return super().load(
@@ -790,7 +790,7 @@ def _check_arguments(
     rollout_buffer_class: type | None,
     batch_size: int | None,
     critic_gradient_steps: int,
-    target_kl: object,
+    target_kl: float | None,
 ) -> None:
     """Raise ``ValueError`` naming an argument out of its range or an impossible combination; warn for ineffective ones."""
     if baseline not in BASELINES:
@@ -811,13 +811,8 @@ def _check_arguments(
     if baseline != "critic" and critic_gradient_steps != 1:
         raise ValueError(f"critic_gradient_steps={critic_gradient_steps!r} needs baseline='critic' (got {baseline!r})")
     if target_kl is not None:
-        if (
-            not isinstance(target_kl, numbers.Real)
-            or isinstance(target_kl, (bool, np.bool_))
-            or not np.isfinite(float(target_kl))
-            or not float(target_kl) > 0
-        ):
-            raise ValueError(f"target_kl={target_kl!r} must be a number > 0, or None for no limit")
+        if not target_kl > 0:
+            raise ValueError(f"target_kl={target_kl!r} must be > 0, or None for no limit")
         if batch_size is None:
             warnings.warn(f"target_kl={target_kl!r} has no effect without batch_size: one step per batch is always on-policy")
     if rollout_buffer_class is not None and not (
