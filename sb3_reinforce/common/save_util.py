@@ -5,9 +5,12 @@ import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.save_util import open_path
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
     """
     Write a file through a temporary file beside it and a rename, so that readers see the old file
     or the complete new one, never a half-written one. The result is what ``open(path, "wb")``
@@ -26,7 +29,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         raise type(error)(error.errno, error.strerror, str(path)) from error
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -44,3 +47,15 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def read_model_file(path: str | os.PathLike | Any) -> bytes:
+    """
+    The bytes of a model file, found as SB3 finds it (``.zip`` is tried when ``path`` has no suffix).
+
+    :param path: A path, or a readable file-like object (read from its current position)
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        return path.read()
+    with open_path(Path(path), "r", suffix="zip") as file:
+        return file.read()

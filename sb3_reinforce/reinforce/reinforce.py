@@ -1,3 +1,5 @@
+import io
+import json
 import os
 import pathlib
 import warnings
@@ -12,14 +14,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
-from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
-from sb3_reinforce.common.save_util import write_atomically
+from sb3_reinforce.common.save_util import read_model_file, write_atomically
+from sb3_reinforce.common.serialization import add_safe_data, safe_custom_objects
 from sb3_reinforce.common.validation import check_finite, finite_number, observation_dtypes, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -652,25 +654,29 @@ class REINFORCE(OnPolicyAlgorithm):
     ) -> None:
         """
         Save all the attributes of the object and the model parameters in a zip-file.
-        Saving to a path is atomic: the file is written next to its destination and then renamed,
-        so an interrupted save never leaves a corrupt or half-written model behind. Otherwise the
-        file is what SB3's ``save`` writes: a new file's mode follows the umask, an overwritten
-        file keeps its mode, and a symlink is written through.
+
+        The file is SB3's, plus ``safe_data.json``: every entry that SB3 pickles, described as
+        data, so that :meth:`load` never has to unpickle it. Saving to a path is atomic: the file is
+        written next to its destination and then renamed, so an interrupted save never leaves a
+        corrupt or half-written model behind. Otherwise the file is what SB3's ``save`` writes: a
+        new file's mode follows the umask, an overwritten file keeps its mode, and a symlink is
+        written through.
 
         :param path: path to the file where the rl agent should be saved
             (``.zip`` is added when it has no suffix), or a file-like object
         :param exclude: name of parameters that should be excluded in addition to the default ones
         :param include: name of parameters that might be excluded but should be included anyway
         """
+        buffer = io.BytesIO()
+        super().save(buffer, exclude=exclude, include=include)
+        content = add_safe_data(buffer.getvalue(), vars(self), self.policy_aliases)
         if not isinstance(path, (str, os.PathLike)):
-            super().save(path, exclude=exclude, include=include)
+            path.write(content)
             return
         destination = pathlib.Path(path)
         if destination.suffix == "":
             destination = destination.with_suffix(".zip")
-        write_atomically(
-            destination, lambda temporary: super(REINFORCE, self).save(temporary, exclude=exclude, include=include)
-        )
+        write_atomically(destination, lambda temporary: temporary.write_bytes(content))
 
     @classmethod
     def load(
@@ -681,41 +687,61 @@ class REINFORCE(OnPolicyAlgorithm):
         custom_objects: dict[str, Any] | None = None,
         print_system_info: bool = False,
         force_reset: bool = True,
+        allow_pickle: bool = False,
         **kwargs: Any,
     ) -> SelfREINFORCE:
         """
-        Load a REINFORCE model from a zip-file saved by :meth:`save`. Raises ``ValueError`` when
-        the file is not a zip-file, is truncated, or was saved by another algorithm.
+        Load a REINFORCE model from a zip-file saved by :meth:`save`, without unpickling anything.
 
-        See ``stable_baselines3.common.base_class.BaseAlgorithm.load`` for the parameters.
+        The entries that SB3 pickles (spaces, policy class, schedules, classes in
+        ``policy_kwargs``, episode-info buffers, last observations) are rebuilt from the file's
+        ``safe_data.json``, importing only allow-listed classes (torch modules and optimizers,
+        SB3's, sb3-contrib's and this package's), and the weights are read with
+        ``weights_only=True``. Raises ``ValueError`` when the file is not a zip-file, is
+        truncated, was saved by another algorithm, or holds an entry that only unpickling could
+        load (a save by SB3 or an older version, a custom class): that error names each such
+        entry, and nothing of the file is decoded.
+
+        :param allow_pickle: Trust the file: decode its pickled entries as SB3 does, which runs any
+            code they hold. Only for files whose origin you trust; ``custom_objects`` replaces
+            single entries instead.
+
+        See ``stable_baselines3.common.base_class.BaseAlgorithm.load`` for the other parameters.
         """
+        content = read_model_file(path)
         try:
-            data, _, _ = load_from_zip_file(path, device="cpu", custom_objects=custom_objects, load_data=True)
-        except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                data = json.loads(archive.read("data")) if "data" in archive.namelist() else None
+                if data is None:
+                    raise ValueError("not a complete REINFORCE save (it holds no model data; truncated?)")
+                _check_saved_data(data)
+                objects = dict(custom_objects or {})
+                if not allow_pickle:
+                    objects = safe_custom_objects(archive, cls.policy_aliases, objects)
+        except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
             raise ValueError(f"Cannot load {path}: not a complete REINFORCE save ({error})") from error
-        if data is None:
-            raise ValueError(f"Cannot load {path}: not a complete REINFORCE save (it holds no model data; truncated?)")
-        if data.get("baseline") not in BASELINES:
-            raise ValueError(
-                f"Cannot load {path}: it is not a REINFORCE save (saved by another algorithm, "
-                "load it with that algorithm's class)"
-            )
-        if data.get("return_mean") is not None:
-            try:
-                finite_number("return_mean", data["return_mean"])
-            except ValueError as error:
-                raise ValueError(f"Cannot load {path}: its 'mean' baseline {error}") from None
-        if hasattr(path, "seek"):
-            path.seek(0)
+        except ValueError as error:
+            raise ValueError(f"Cannot load {path}: {error}") from error
         return super().load(
-            path,
+            io.BytesIO(content),
             env=env,
             device=device,
-            custom_objects=custom_objects,
+            custom_objects=objects,
             print_system_info=print_system_info,
             force_reset=force_reset,
             **kwargs,
         )
+
+
+def _check_saved_data(data: dict[str, Any]) -> None:
+    """Raise ``ValueError`` unless a save's data (its plain JSON entries) is a REINFORCE model's."""
+    if data.get("baseline") not in BASELINES:
+        raise ValueError("it is not a REINFORCE save (saved by another algorithm, load it with that algorithm's class)")
+    if data.get("return_mean") is not None:
+        try:
+            finite_number("return_mean", data["return_mean"])
+        except ValueError as error:
+            raise ValueError(f"its 'mean' baseline {error}") from None
 
 
 def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:
