@@ -59,15 +59,16 @@ def check_finite(
             array = np.asarray(array)
             if array.dtype.kind != "f":
                 continue
-            stored_dtype = stored_dtypes.get(item_name, array.dtype)
-            with np.errstate(over="ignore"):
-                finite = np.isfinite(array.astype(stored_dtype, copy=False).reshape(len(array), -1)).all(axis=1)
-            if finite.all():
+            largest = np.finfo(stored_dtypes.get(item_name, array.dtype)).max
+            # Checked every step: one pass over the array when all is well (NaN fails the comparison)
+            if (np.abs(array) <= largest).all():
                 continue
+            finite = (np.abs(array.reshape(len(array), -1)) <= largest).all(axis=1)
             row = int(np.flatnonzero(~finite)[0])
             env_index = row if env_indices is None else env_indices[row]
             overflow = np.isfinite(array[row]).all()
-            reason = f" (it overflows {np.dtype(stored_dtype).name}, the dtype it is stored in)" if overflow else ""
+            stored_name = np.dtype(stored_dtypes.get(item_name, array.dtype)).name
+            reason = f" (it overflows {stored_name}, the dtype it is stored in)" if overflow else ""
             raise ValueError(
                 f"env {env_index} returned a non-finite {item_name} at timestep {step}{reason}; "
                 "REINFORCE does not train on it (check the env or its wrappers)"
