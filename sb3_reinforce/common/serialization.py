@@ -29,13 +29,15 @@ SAFE_DATA_FORMAT = 1
 # Modules whose classes a safe load may import, and what those classes must be
 ALLOWED_MODULES = ("torch.nn", "torch.optim", "stable_baselines3", "sb3_contrib", "sb3_reinforce", "rl_zoo3")
 ALLOWED_BASES: tuple[type, ...] = (th.nn.Module, th.optim.Optimizer, BaseBuffer)
-# Plain objects rebuilt from their attributes: the learning-rate schedules of SB3 and RL Zoo
+# Plain objects rebuilt from their attributes: SB3's and RL Zoo's learning-rate schedules, running statistics
 ALLOWED_OBJECTS = frozenset(
     {
         "stable_baselines3.common.utils:ConstantSchedule",
         "stable_baselines3.common.utils:FloatSchedule",
         "stable_baselines3.common.utils:LinearSchedule",
         "rl_zoo3.utils:SimpleLinearSchedule",
+        # VecNormalize's statistics
+        "stable_baselines3.common.running_mean_std:RunningMeanStd",
     }
 )
 
@@ -197,12 +199,17 @@ def safe_custom_objects(archive: zipfile.ZipFile, aliases: Mapping[str, type], g
 class UnsafeFileError(ValueError):
     """A save that only unpickling could load; names each such entry and the opt-ins."""
 
-    def __init__(self, refused: Mapping[str, str]) -> None:
+    def __init__(self, refused: Mapping[str, str], context: str = "") -> None:
+        """
+        :param refused: The reason each entry cannot be loaded safely, by entry name
+        :param context: What the message starts with (e.g. ``"Cannot load model.zip"``)
+        """
         self.refused = dict(refused)
         details = "; ".join(f"{name!r}: {reason}" for name, reason in refused.items())
         super().__init__(
-            f"it holds entries that only unpickling could load, which can run any code the file contains ({details}). "
-            "Pass custom_objects={name: value} for each, or allow_pickle=True if you trust the file and where it came from"
+            f"{context}{': ' if context else ''}it holds entries that only unpickling could load, which can run any code "
+            f"the file contains ({details}). Pass custom_objects={{name: value}} for each, or allow_pickle=True if you "
+            "trust the file and where it came from"
         )
 
 

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.save_util import read_model_file, write_atomically
-from sb3_reinforce.common.serialization import add_safe_data, safe_custom_objects
+from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, safe_custom_objects
 from sb3_reinforce.common.validation import check_finite, finite_number, observation_dtypes, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -720,6 +720,8 @@ class REINFORCE(OnPolicyAlgorithm):
                     objects = safe_custom_objects(archive, cls.policy_aliases, objects)
         except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
             raise ValueError(f"Cannot load {path}: not a complete REINFORCE save ({error})") from error
+        except UnsafeFileError as error:
+            raise UnsafeFileError(error.refused, f"Cannot load {path}") from error
         except ValueError as error:
             raise ValueError(f"Cannot load {path}: {error}") from error
         return super().load(

@@ -33,6 +33,8 @@ EPILOG = """\
 --algo reinforce works in every command. `train --algo reinforce` reads the presets shipped with
 sb3_reinforce (hyperparams/reinforce.yml) unless -conf/--conf-file is given. The plot commands
 also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
+train, enjoy and record_video read a run's files (models, config.yml, args.yml, VecNormalize
+statistics) as data, never running code from them; --trust-files reads them as RL Zoo does.
 Bad input (an unknown env or hyperparameter, an unreachable --storage) exits with status 2.
 See docs/zoo.md."""
 
@@ -73,15 +75,15 @@ def _run(command: str, args: list[str]) -> None:
         env_id, gym_packages = _env_arguments(prog, args)
         if env_id is not None:
             check_env_id(env_id, gym_packages)
-    figure_dir = None
-    if command in PLOT_COMMANDS:
-        figure_dir, args = _figure_dir_argument(prog, args)
+    options, args = _wrapper_options(prog, command, args)
     entry_point = _entry_point(command)
-    with _command_line(prog, args):
-        if figure_dir is None:
+    from sb3_reinforce.zoo.safe_files import safe_zoo_files
+
+    with _command_line(prog, args), safe_zoo_files(options.trust_files):
+        if options.save_figures is None:
             entry_point()
         else:
-            _save_figures(entry_point, figure_dir)
+            _save_figures(entry_point, options.save_figures)
 
 
 def _env_arguments(prog: str, args: list[str]) -> tuple[str | None, list[str]]:
@@ -93,12 +95,15 @@ def _env_arguments(prog: str, args: list[str]) -> tuple[str | None, list[str]]:
     return known.env, known.gym_packages
 
 
-def _figure_dir_argument(prog: str, args: list[str]) -> tuple[Path | None, list[str]]:
-    """Take the wrapper's ``--save-figures DIR`` out of a plot command's arguments."""
+def _wrapper_options(prog: str, command: str, args: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Take the wrapper's own options out of a command's arguments: ``--save-figures DIR`` and ``--trust-files``."""
     parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
-    parser.add_argument("--save-figures", type=Path)
-    known, rest = parser.parse_known_args(args)
-    return known.save_figures, rest
+    parser.set_defaults(save_figures=None, trust_files=False)
+    if command in PLOT_COMMANDS:
+        parser.add_argument("--save-figures", type=Path)
+    if command in ENV_COMMANDS:
+        parser.add_argument("--trust-files", action="store_true")
+    return parser.parse_known_args(args)
 
 
 def _entry_point(command: str) -> Callable[[], object]:
