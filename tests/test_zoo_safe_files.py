@@ -156,6 +156,20 @@ def test_a_crafted_run_folder_is_refused_and_runs_nothing(
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("tampering", ["config.yml object", "args.yml object", "vecnormalize.pkl", "model"])
+def test_record_video_refuses_a_crafted_run_folder(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], tampering: str
+) -> None:
+    tamper, _ = TAMPERINGS[tampering]
+    marker = tmp_path / "payload-ran"
+    tamper(_settings(run), marker)
+    with pytest.raises(SystemExit) as exit_info:
+        zoo("record_video", "--algo", "reinforce", "--env", ENV_ID, "-f", run, "-n", 10, "-o", tmp_path / "videos")
+    assert exit_info.value.code == 2
+    assert "sb3-reinforce-zoo record_video: error: " in capsys.readouterr().err
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("tampering", ["config.yml object", "vecnormalize.pkl", "model"])
 def test_trust_files_reads_the_files_as_rl_zoo_does(run: Path, tmp_path: Path, tampering: str) -> None:
     tamper, _ = TAMPERINGS[tampering]
