@@ -49,6 +49,6 @@ def test_training_is_bit_identical_to_the_reference(setting: str) -> None:
 
 
 if __name__ == "__main__":
-    arrays = {f"{setting}/{name}": value for setting in SETTINGS for name, value in train(setting).items()}
+    arrays: dict[str, Any] = {f"{setting}/{name}": value for setting in SETTINGS for name, value in train(setting).items()}
     np.savez_compressed(REFERENCE, **arrays)
     print(f"Wrote {REFERENCE} ({REFERENCE.stat().st_size} bytes)")
