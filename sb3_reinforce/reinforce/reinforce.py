@@ -23,7 +23,6 @@ SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 Baseline = Literal["none", "mean", "critic"]
 BASELINES: tuple[str, ...] = ("none", "mean", "critic")
-SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 # Weight of the newest batch in the running mean of returns used by ``baseline="mean"``
 MEAN_BASELINE_UPDATE_RATE = 0.1
 DEFAULT_VF_COEF = 0.5
@@ -119,6 +118,13 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
+    # The action spaces it trains on
+    action_space_types: ClassVar[tuple[type[spaces.Space], ...]] = (
+        spaces.Box,
+        spaces.Discrete,
+        spaces.MultiDiscrete,
+        spaces.MultiBinary,
+    )
 
     def __init__(
         self,
@@ -206,9 +212,11 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             _init_setup_model=False,
         )
         action_space = getattr(self, "action_space", None)  # unset when loading without an env
-        if action_space is not None and not isinstance(action_space, SUPPORTED_ACTION_SPACES):
-            names = ", ".join(space.__name__ for space in SUPPORTED_ACTION_SPACES)
-            raise ValueError(f"env: REINFORCE does not support the action space {action_space}; supported: {names}")
+        if action_space is not None and not isinstance(action_space, self.action_space_types):
+            names = ", ".join(space.__name__ for space in self.action_space_types)
+            raise ValueError(
+                f"env: {type(self).__name__} does not support the action space {action_space}; supported: {names}"
+            )
 
         self.normalize_advantage = normalize_advantage
         self.baseline = baseline
