@@ -198,3 +198,21 @@ def test_box_actions_and_gsde_are_refused() -> None:
         MaskableREINFORCE("MlpPolicy", "Pendulum-v1")
     with pytest.raises(ValueError, match="use_sde=True"):
         MaskableREINFORCE("MlpPolicy", MASKED_ENVS["Discrete"](3), use_sde=True)
+
+
+def test_zoo_trains_and_enjoys_reinforce_mask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rl_zoo3")
+    from sb3_reinforce.zoo.cli import main
+
+    env_id = "MaskedIdentity-v0"
+    if env_id not in gym.registry:
+        gym.register(
+            env_id, entry_point="sb3_contrib.common.envs:InvalidActionEnvDiscrete", kwargs=dict(dim=10, n_invalid_actions=5)
+        )
+    conf = tmp_path / "conf.yml"
+    conf.write_text(f"{env_id}:\n  policy: 'MlpPolicy'\n  n_envs: 2\n  n_timesteps: 400\n")
+    main(["train", "--algo", "reinforce_mask", "--env", env_id, "-conf", str(conf), "-f", str(tmp_path), "--eval-freq", "-1"])
+    model = MaskableREINFORCE.load(tmp_path / "reinforce_mask" / f"{env_id}_1" / f"{env_id}.zip")
+    assert model.num_timesteps == 400 and isinstance(model.policy, MaskableActorCriticPolicy)
+    main(["enjoy", "--algo", "reinforce_mask", "--env", env_id, "-f", str(tmp_path), "-n", "50", "--no-render"])
+    assert "Loading" in capsys.readouterr().out
