@@ -73,7 +73,7 @@ def state_values(
     else:
         distribution = model.policy.get_distribution(states)
     assert isinstance(distribution, (CategoricalDistribution, MaskableCategoricalDistribution))
-    probs = distribution.distribution.probs.reshape(H, 2, -1)  # type: ignore[union-attr]
+    probs = distribution.distribution.probs.reshape(H, 2, -1)
     rewards = th.as_tensor(env.reward_table(), dtype=probs.dtype)
     transitions = th.as_tensor(env.transition_table(), dtype=probs.dtype)  # P(x' | x, a)
     next_values = th.zeros(2, dtype=probs.dtype)
