@@ -13,7 +13,7 @@ from sb3_contrib.common.maskable.evaluation import evaluate_policy
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.envs import IdentityEnv
+from stable_baselines3.common.envs import FakeImageEnv, IdentityEnv, SimpleMultiObsEnv
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from sb3_reinforce import REINFORCE, MaskableREINFORCE
@@ -216,3 +216,26 @@ def test_zoo_trains_and_enjoys_reinforce_mask(tmp_path: Path, capsys: pytest.Cap
     assert model.num_timesteps == 400 and isinstance(model.policy, MaskableActorCriticPolicy)
     main(["enjoy", "--algo", "reinforce_mask", "--env", env_id, "-f", str(tmp_path), "-n", "50", "--no-render"])
     assert "Loading" in capsys.readouterr().out
+
+
+class ActionRecorder(gym.Wrapper):
+    """Records every action the env receives."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.actions: list[int] = []
+
+    def step(self, action: Any) -> Any:
+        self.actions.append(int(action))
+        return self.env.step(action)
+
+
+@pytest.mark.parametrize("policy,make_env", [("MultiInputPolicy", SimpleMultiObsEnv), ("CnnPolicy", FakeImageEnv)])
+def test_dict_and_image_observations_obey_the_masks(policy: str, make_env: Any) -> None:
+    recorder = ActionRecorder(make_env())
+    n_actions = int(recorder.action_space.n)  # type: ignore[attr-defined]
+    # The last action is always forbidden
+    env = ActionMasker(recorder, lambda _: np.arange(n_actions) < n_actions - 1)
+    model = MaskableREINFORCE(policy, env, n_steps=16, seed=0).learn(64)
+    assert model._n_updates > 0 and len(recorder.actions) == 64
+    assert set(recorder.actions) <= set(range(n_actions - 1))
