@@ -101,5 +101,48 @@ class TwoStateChainEnv(gym.Env):
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
         reward = float(self.REWARDS[self.x, int(action)]) + self.reward_offset
         self.x = int(action) if self.np_random.random() < self.STAY else 1 - int(action)
+        return self._advance(reward)
+
+    def _advance(self, reward: float) -> tuple[int, float, bool, bool, dict[str, Any]]:
         self.t += 1
         return 2 * min(self.t, self.HORIZON - 1) + self.x, reward, self.t >= self.HORIZON, False, {}
+
+    def reward_table(self) -> np.ndarray:
+        """``r(x, a)``, shape ``(2, n_actions)``."""
+        return self.REWARDS + self.reward_offset
+
+    def transition_table(self) -> np.ndarray:
+        """``P(x' | x, a)``, shape ``(2, n_actions, 2)``."""
+        moves = np.array([[self.STAY, 1 - self.STAY], [1 - self.STAY, self.STAY]])  # moves[a, x']
+        return np.stack([moves, moves])
+
+
+class MaskedChainEnv(TwoStateChainEnv):
+    """
+    ``TwoStateChainEnv`` with a third action, "wait" (``x`` stays, reward ``WAIT_REWARDS[x]``),
+    which ``action_masks()`` forbids in ``x = 1``, where it would pay the most.
+    """
+
+    WAIT_REWARDS = np.array([0.5, 3.0])
+
+    def __init__(self, reward_offset: float = 0.0) -> None:
+        super().__init__(reward_offset)
+        self.action_space = spaces.Discrete(3)
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        if int(action) != 2:
+            return super().step(action)
+        return self._advance(float(self.WAIT_REWARDS[self.x]) + self.reward_offset)
+
+    def action_masks(self) -> np.ndarray:
+        return self.mask_table()[self.x]
+
+    def mask_table(self) -> np.ndarray:
+        """The action mask of each ``x``, shape ``(2, 3)``."""
+        return np.array([[True, True, True], [True, True, False]])
+
+    def reward_table(self) -> np.ndarray:
+        return np.concatenate([super().reward_table(), self.WAIT_REWARDS[:, None] + self.reward_offset], axis=1)
+
+    def transition_table(self) -> np.ndarray:
+        return np.concatenate([super().transition_table(), np.eye(2)[:, None, :]], axis=1)

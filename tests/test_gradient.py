@@ -1,24 +1,32 @@
 """The sampled REINFORCE gradient against the exact policy gradient of a small MDP."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch as th
+from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
 from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE
 from sb3_reinforce.reinforce.reinforce import Baseline
-from tests.envs import TwoStateChainEnv
+from tests.envs import MaskedChainEnv, TwoStateChainEnv
 
 N_ENVS = 32
 N_BATCHES = 200
 H = TwoStateChainEnv.HORIZON
 
 
-def make_model(baseline: Baseline, gamma: float, gamma_t_weighting: bool, reward_offset: float = 0.0) -> REINFORCE:
-    venv = DummyVecEnv([lambda: TwoStateChainEnv(reward_offset)] * N_ENVS)
+def make_model(
+    baseline: Baseline, gamma: float, gamma_t_weighting: bool, reward_offset: float = 0.0, masked: bool = False
+) -> REINFORCE:
+    """REINFORCE (MaskableREINFORCE on ``MaskedChainEnv`` when ``masked``) with a fixed policy, linear in the one-hot state."""
+    env_class = MaskedChainEnv if masked else TwoStateChainEnv
+    venv = DummyVecEnv([lambda: env_class(reward_offset)] * N_ENVS)
     venv.seed(0)
-    return REINFORCE(
+    algorithm = MaskableREINFORCE if masked else REINFORCE
+    return algorithm(
         "MlpPolicy",
         venv,
         learning_rate=0.0,  # keep the policy fixed: every batch samples the same gradient
@@ -46,26 +54,40 @@ def actor_gradient(model: REINFORCE) -> th.Tensor:
     return th.cat(grads)
 
 
-def state_values(model: REINFORCE, gamma: float, reward_offset: float = 0.0) -> th.Tensor:
-    """Exact ``V(t, x)`` of the current policy, differentiable in its parameters, by backward induction."""
-    env = TwoStateChainEnv(reward_offset)
-    distribution = model.policy.get_distribution(th.arange(2 * H))
-    assert isinstance(distribution, CategoricalDistribution)
-    probs = distribution.distribution.probs.reshape(H, 2, 2)
-    rewards = th.as_tensor(env.REWARDS, dtype=probs.dtype) + reward_offset
-    # moves[a, x'] = P(x' | a)
-    moves = th.tensor([[env.STAY, 1 - env.STAY], [1 - env.STAY, env.STAY]], dtype=probs.dtype)
+def state_values(
+    model: REINFORCE,
+    gamma: float,
+    reward_offset: float = 0.0,
+    env_class: type[TwoStateChainEnv] = TwoStateChainEnv,
+    masked: bool = False,
+) -> th.Tensor:
+    """
+    Exact ``V(t, x)`` of the current policy on ``env_class``, differentiable in its parameters, by
+    backward induction; with ``masked``, the policy is restricted by ``MaskedChainEnv``'s masks.
+    """
+    env = env_class(reward_offset)
+    states = th.arange(2 * H)
+    if masked:
+        assert isinstance(env, MaskedChainEnv)
+        distribution = model.policy.get_distribution(states, action_masks=np.tile(env.mask_table(), (H, 1)))  # type: ignore[call-arg]
+    else:
+        distribution = model.policy.get_distribution(states)
+    assert isinstance(distribution, (CategoricalDistribution, MaskableCategoricalDistribution))
+    probs = distribution.distribution.probs.reshape(H, 2, -1)
+    rewards = th.as_tensor(env.reward_table(), dtype=probs.dtype)
+    transitions = th.as_tensor(env.transition_table(), dtype=probs.dtype)  # P(x' | x, a)
     next_values = th.zeros(2, dtype=probs.dtype)
     values = []
     for t in reversed(range(H)):
-        q = rewards + gamma * (moves @ next_values)[None, :]
+        q = rewards + gamma * (transitions @ next_values)
         next_values = (probs[t] * q).sum(dim=1)
         values.append(next_values)
     return th.stack(values[::-1])  # (H, 2)
 
 
-def exact_gradient(model: REINFORCE, gamma: float) -> np.ndarray:
-    objective = state_values(model, gamma)[0, 0]
+def exact_gradient(model: REINFORCE, gamma: float, **kwargs: Any) -> np.ndarray:
+    """The gradient of ``V(0, 0)`` in the actor's parameters; ``kwargs`` go to ``state_values``."""
+    objective = state_values(model, gamma, **kwargs)[0, 0]
     grads = th.autograd.grad(objective, actor_parameters(model))
     return th.cat([g.flatten() for g in grads]).numpy()
 
@@ -124,3 +146,20 @@ def test_baselines_lower_the_variance() -> None:
         variances[baseline] = samples.var(axis=0, ddof=1).sum()
     assert variances["mean"] < 0.5 * variances["none"]
     assert variances["critic"] < variances["mean"]
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "critic"])
+def test_masked_sampled_gradient_is_the_masked_objectives_gradient(baseline: Baseline) -> None:
+    model = make_model(baseline, 1.0, False, masked=True)
+    exact = exact_gradient(model, 1.0, env_class=MaskedChainEnv, masked=True)
+    samples = sampled_gradients(model)
+    # No gradient, exact or sampled, for the weights of "wait" (action 2) on the states that forbid it (x = 1,
+    # odd state ids) and for those of state (t=0, x=1), which no episode visits; action_net's bias comes last
+    action, state = np.divmod(np.arange(3 * 2 * H), 2 * H)
+    frozen = np.concatenate([(state == 1) | ((action == 2) & (state % 2 == 1)), np.zeros(3, dtype=bool)])
+    np.testing.assert_array_equal(samples.std(axis=0) < 1e-6, frozen)
+    assert np.abs(samples[:, frozen]).max() < 1e-6 and np.abs(exact[frozen]).max() < 1e-6
+    assert np.abs(z_scores(samples[:, ~frozen], exact[~frozen])).max() < 4.5
+    # Power: the objective of the same policy without its masks ("wait" pays 3 in x = 1) has another gradient
+    unmasked = exact_gradient(model, 1.0, env_class=MaskedChainEnv)
+    assert np.abs(z_scores(samples, unmasked)).max() > 6

@@ -21,11 +21,11 @@ from stable_baselines3.common.envs import (
     SimpleMultiObsEnv,
 )
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecFrameStack, VecNormalize
 
 from sb3_reinforce import REINFORCE
-from sb3_reinforce.reinforce import reinforce as reinforce_module
+from sb3_reinforce.common.buffers import EpisodeBatch
+from sb3_reinforce.common.torch_utils import approx_kl_divergence
 from sb3_reinforce.reinforce.reinforce import Baseline
 
 BASELINES: list[Baseline] = ["none", "mean", "critic"]
@@ -227,15 +227,15 @@ def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
 def test_minibatches_use_every_transition_once(monkeypatch: pytest.MonkeyPatch, baseline: Baseline, batch_size: int) -> None:
     selected: list[th.Tensor] = []
-    select = reinforce_module._select
+    select = EpisodeBatch.select
 
-    def recording_select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
-        # Minibatches are index tensors; the critic's value predictions take slices of the batch
+    def recording_select(batch: EpisodeBatch, indices: th.Tensor | slice) -> EpisodeBatch:
+        # Minibatches are index tensors; whole-batch evaluations take slices of the batch
         if isinstance(indices, th.Tensor):
             selected.append(indices)
-        return select(observations, indices)
+        return select(batch, indices)
 
-    monkeypatch.setattr(reinforce_module, "_select", recording_select)
+    monkeypatch.setattr(EpisodeBatch, "select", recording_select)
     model = _after_one_rollout(baseline=baseline, batch_size=batch_size)
     n_transitions = model.rollout_buffer.n_transitions
     assert n_transitions > 64
@@ -275,5 +275,5 @@ def test_approx_kl_matches_the_exact_kl_of_a_small_step() -> None:
     behaviour = th.distributions.Categorical(logits=th.tensor([0.2, -0.4, 1.0]))
     current = th.distributions.Categorical(logits=th.tensor([0.25, -0.45, 1.02]))
     actions = behaviour.sample((200_000,))
-    estimate = reinforce_module._approx_kl(behaviour.log_prob(actions), current.log_prob(actions))
+    estimate = approx_kl_divergence(behaviour.log_prob(actions), current.log_prob(actions))
     assert estimate == pytest.approx(th.distributions.kl_divergence(behaviour, current).item(), rel=0.05)

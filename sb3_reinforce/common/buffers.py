@@ -1,6 +1,7 @@
 """Rollout storage for REINFORCE: whole episodes, carried across rollouts, bounded in memory."""
 
-from typing import NamedTuple
+import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 import torch as th
@@ -14,8 +15,13 @@ from sb3_reinforce.common.returns import discounted_returns, gae_advantages
 DEFAULT_MAX_STEPS_PER_ENV = 10_000
 
 
-class EpisodeBatch(NamedTuple):
-    """The complete episodes of one rollout, flattened in time-major order."""
+@dataclasses.dataclass(frozen=True)
+class EpisodeBatch:
+    """
+    The complete episodes of one rollout, flattened in time-major order. A buffer that stores more
+    per transition extends it with a field of the same name as its array (see
+    ``EpisodicRolloutBuffer.transition_arrays``).
+    """
 
     observations: PyTorchObs
     actions: th.Tensor
@@ -23,6 +29,17 @@ class EpisodeBatch(NamedTuple):
     """Index ``t`` of each transition within its episode (for the optional ``gamma**t`` weight)."""
     n_episodes: int
     """Episodes (or cut segments of one) that end in this batch."""
+
+    def select(self, indices: slice | th.Tensor) -> "EpisodeBatch":
+        """The transitions ``indices`` (a slice or index tensor) of every per-transition field."""
+        selected: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, dict):
+                selected[field.name] = {key: rows[indices] for key, rows in value.items()}
+            elif isinstance(value, th.Tensor):
+                selected[field.name] = value[indices]
+        return dataclasses.replace(self, **selected)
 
 
 class EpisodicRolloutBuffer:
@@ -67,6 +84,11 @@ class EpisodicRolloutBuffer:
         critic values bootstrap the returns. Set by the algorithm when it trains a critic.
     """
 
+    # The batch type ``get`` returns: a subclass that stores more per transition gives it a field per extra array
+    batch_class: ClassVar[type[EpisodeBatch]] = EpisodeBatch
+    # Arrays that ``add`` fills from its own arguments; any other array of ``transition_arrays`` comes from ``extras``
+    _BASE_ARRAYS: ClassVar[frozenset[str]] = frozenset({"actions", "rewards", "episode_ends", "episode_steps"})
+
     def __init__(
         self,
         buffer_size: int,
@@ -110,11 +132,38 @@ class EpisodicRolloutBuffer:
         self.observations = {
             key: np.zeros((rows, envs, *shape), dtype=self._obs_spaces[key].dtype) for key, shape in self._obs_shapes.items()
         }
-        self.actions = np.zeros((rows, envs, self.action_dim), dtype=self._action_dtype)
-        self.rewards = np.zeros((rows, envs), dtype=np.float32)
-        self.episode_ends = np.zeros((rows, envs), dtype=bool)
-        self.episode_steps = np.zeros((rows, envs), dtype=np.int64)
+        self.transitions: dict[str, np.ndarray] = {
+            name: np.zeros((rows, envs, *shape), dtype=dtype) for name, (shape, dtype) in self.transition_arrays().items()
+        }
         self.reset()
+
+    def transition_arrays(self) -> dict[str, tuple[tuple[int, ...], type]]:
+        """
+        The arrays stored per transition besides the observations, as ``{name: (shape per env, dtype)}``.
+        A subclass adds one entry (and a field of its ``batch_class``), and passes the values to ``add``.
+        """
+        return {
+            "actions": ((self.action_dim,), self._action_dtype),
+            "rewards": ((), np.float32),
+            "episode_ends": ((), np.bool_),
+            "episode_steps": ((), np.int64),
+        }
+
+    @property
+    def actions(self) -> np.ndarray:
+        return self.transitions["actions"]
+
+    @property
+    def rewards(self) -> np.ndarray:
+        return self.transitions["rewards"]
+
+    @property
+    def episode_ends(self) -> np.ndarray:
+        return self.transitions["episode_ends"]
+
+    @property
+    def episode_steps(self) -> np.ndarray:
+        return self.transitions["episode_steps"]
 
     def reset(self) -> None:
         """Discard everything, carried episodes included (call it whenever the envs are reset)."""
@@ -140,8 +189,11 @@ class EpisodicRolloutBuffer:
         Bytes of the transition storage (``max_steps_per_env`` rows of every env): the bound on
         the memory of stored transitions, whatever the episodes' length.
         """
-        arrays = [*self.observations.values(), self.actions, self.rewards, self.episode_ends, self.episode_steps]
-        return sum(array.nbytes for array in arrays)
+        return sum(array.nbytes for array in self._arrays())
+
+    def _arrays(self) -> list[np.ndarray]:
+        """Every per-transition array, observations included."""
+        return [*self.observations.values(), *self.transitions.values()]
 
     @property
     def n_transitions(self) -> int:
@@ -166,7 +218,7 @@ class EpisodicRolloutBuffer:
             length, start = int(tail_lengths[env]), int(self._tail_start[env])
             destination = slice(new_pos - length, new_pos)
             source = slice(start, start + length)
-            for array in (*self.observations.values(), self.actions, self.rewards, self.episode_ends, self.episode_steps):
+            for array in self._arrays():
                 array[destination, env] = array[source, env]
         self.first_row = new_pos - tail_lengths
         self.pos = new_pos
@@ -184,6 +236,7 @@ class EpisodicRolloutBuffer:
         rewards: np.ndarray,
         dones: np.ndarray,
         truncation_observations: dict[int, np.ndarray | dict[str, np.ndarray]],
+        **extras: np.ndarray,
     ) -> None:
         """
         Store one step of all envs.
@@ -194,6 +247,7 @@ class EpisodicRolloutBuffer:
         :param dones: Whether each env's episode ended with this step
         :param truncation_observations: Terminal observation of each env whose episode was
             truncated by a time limit at this step, keyed by env index
+        :param extras: The values of the subclass's other ``transition_arrays``, by name, one row per env
         """
         row = self.pos
         obs_dict = obs if isinstance(obs, dict) else {"": obs}
@@ -203,6 +257,8 @@ class EpisodicRolloutBuffer:
         self.rewards[row] = rewards
         self.episode_ends[row] = dones
         self.episode_steps[row] = self._next_episode_step
+        for name, value in extras.items():
+            self.transitions[name][row] = value.reshape(self.transitions[name].shape[1:])
         self._next_episode_step += 1
         self._next_episode_step[dones] = 0
         if self.store_bootstrap_observations:
@@ -246,11 +302,16 @@ class EpisodicRolloutBuffer:
         """
         mask = self._train_mask
         observations = {key: self._to_torch(array[: self.pos][mask]) for key, array in self.observations.items()}
-        return EpisodeBatch(
+        extras = {
+            name: self._to_torch(self.transitions[name][: self.pos][mask])
+            for name in self.transitions.keys() - self._BASE_ARRAYS
+        }
+        return self.batch_class(
             observations=observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
             actions=self._to_torch(self.actions[: self.pos][mask]),
             episode_steps=self._to_torch(self.episode_steps[: self.pos][mask]),
             n_episodes=self._n_episodes,
+            **extras,
         )
 
     def bootstrap_observations(self) -> PyTorchObs | None:

@@ -128,13 +128,14 @@ def decode(data: Any, aliases: Mapping[str, type] | None = None) -> Any:
     return {key: decode(item, aliases) for key, item in data.items()}
 
 
-def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type]) -> dict[str, Any]:
+def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type], algorithm: str) -> dict[str, Any]:
     """
     The content of ``safe_data.json`` for the entries that SB3 pickles.
 
     :param pickled: The entries that SB3 pickled, by name
     :param aliases: The algorithm's ``policy_aliases``
-    :return: ``{"format": 1, "entries": {name: description}, "not_encodable": {name: reason}}``
+    :param algorithm: The name of the algorithm's class (policy aliases mean different classes in different algorithms)
+    :return: ``{"format": 1, "algorithm": name, "entries": {name: description}, "not_encodable": {name: reason}}``
     """
     entries, not_encodable = {}, {}
     for name, value in pickled.items():
@@ -142,7 +143,14 @@ def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type]) -> dict[s
             entries[name] = encode(value, aliases)
         except NotEncodable as error:
             not_encodable[name] = str(error)
-    return {"format": SAFE_DATA_FORMAT, "entries": entries, "not_encodable": not_encodable}
+    return {"format": SAFE_DATA_FORMAT, "algorithm": algorithm, "entries": entries, "not_encodable": not_encodable}
+
+
+def saving_algorithm(archive: zipfile.ZipFile) -> str | None:
+    """The name of the algorithm class that wrote a save, from its ``safe_data.json`` (None without one)."""
+    if SAFE_DATA_ENTRY not in archive.namelist():
+        return None
+    return json.loads(archive.read(SAFE_DATA_ENTRY)).get("algorithm")
 
 
 def pickled_entry_names(archive: zipfile.ZipFile) -> list[str]:
@@ -151,18 +159,19 @@ def pickled_entry_names(archive: zipfile.ZipFile) -> list[str]:
     return [name for name, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
 
 
-def add_safe_data(content: bytes, values: Mapping[str, Any], aliases: Mapping[str, type]) -> bytes:
+def add_safe_data(content: bytes, values: Mapping[str, Any], aliases: Mapping[str, type], algorithm: str) -> bytes:
     """
     A save's bytes with ``safe_data.json`` added, describing its pickled entries.
 
     :param content: The zip-file written by SB3's ``save``
     :param values: The saved object's attributes, by name (``vars(model)``)
     :param aliases: The algorithm's ``policy_aliases``
+    :param algorithm: The name of the algorithm's class
     """
     buffer = io.BytesIO(content)
     with zipfile.ZipFile(buffer, "a") as archive:
         pickled = {name: values[name] for name in pickled_entry_names(archive)}
-        archive.writestr(SAFE_DATA_ENTRY, json.dumps(safe_data(pickled, aliases), indent=1))
+        archive.writestr(SAFE_DATA_ENTRY, json.dumps(safe_data(pickled, aliases, algorithm), indent=1))
     return buffer.getvalue()
 
 

@@ -35,6 +35,20 @@ def finite_number(name: str, value: object) -> float:
     return float(value)
 
 
+def learning_rate_number(learning_rate: object) -> float:
+    """
+    A learning rate that is not a schedule, as a float.
+
+    :raises ValueError: Naming ``learning_rate`` unless it is a finite number
+    """
+    try:
+        return finite_number("learning_rate", learning_rate)
+    except ValueError:
+        raise ValueError(
+            f"learning_rate={learning_rate!r} must be a finite number or a schedule (a function of the progress remaining)"
+        ) from None
+
+
 def check_finite(
     arrays: dict[str, np.ndarray | dict[str, np.ndarray]],
     stored_dtypes: dict[str, np.dtype],

@@ -1,45 +1,34 @@
-import io
-import json
-import os
-import pathlib
+"""REINFORCE: its constructor, its update and its baselines, on the episodic loop of ``EpisodicOnPolicyAlgorithm``."""
+
+import dataclasses
 import warnings
-import zipfile
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
-from stable_baselines3.common.utils import explained_variance, obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
-from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
-from sb3_reinforce.common.save_util import read_model_file, write_atomically
-from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, safe_custom_objects
-from sb3_reinforce.common.validation import check_finite, finite_number, observation_dtypes, positive_int
+from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
+from sb3_reinforce.common.episodic_algorithm import EpisodicOnPolicyAlgorithm
+from sb3_reinforce.common.torch_utils import approx_kl_divergence, chunk_slices, standardize
+from sb3_reinforce.common.validation import finite_number, learning_rate_number, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 Baseline = Literal["none", "mean", "critic"]
 BASELINES: tuple[str, ...] = ("none", "mean", "critic")
-SUPPORTED_ACTION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 # Weight of the newest batch in the running mean of returns used by ``baseline="mean"``
 MEAN_BASELINE_UPDATE_RATE = 0.1
-# Default chunk_size: as many transitions as hold this many bytes of observations as float32 (the
-# networks' input; 148 Atari frames of 84x84x4), and at most DEFAULT_MAX_CHUNK_ROWS
-DEFAULT_CHUNK_BYTES = 16 * 2**20
-DEFAULT_MAX_CHUNK_ROWS = 8192
 DEFAULT_VF_COEF = 0.5
 
 
-class REINFORCE(OnPolicyAlgorithm):
+class REINFORCE(EpisodicOnPolicyAlgorithm):
     """
     REINFORCE: Monte-Carlo policy gradient (Williams 1992), trained on complete episodes,
     with an optional baseline.
@@ -129,7 +118,13 @@ class REINFORCE(OnPolicyAlgorithm):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
-    rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
+    # The action spaces it trains on
+    action_space_types: ClassVar[tuple[type[spaces.Space], ...]] = (
+        spaces.Box,
+        spaces.Discrete,
+        spaces.MultiDiscrete,
+        spaces.MultiBinary,
+    )
 
     def __init__(
         self,
@@ -181,7 +176,7 @@ class REINFORCE(OnPolicyAlgorithm):
             )
         )
         if not callable(learning_rate):
-            learning_rate = _learning_rate_number(learning_rate)
+            learning_rate = learning_rate_number(learning_rate)
         _check_arguments(
             gamma=gamma,
             gae_lambda=gae_lambda,
@@ -205,7 +200,7 @@ class REINFORCE(OnPolicyAlgorithm):
             max_grad_norm=max_grad_norm,
             use_sde=use_sde,
             sde_sample_freq=sde_sample_freq,
-            rollout_buffer_class=rollout_buffer_class,  # type: ignore[arg-type]
+            rollout_buffer_class=rollout_buffer_class,
             rollout_buffer_kwargs=rollout_buffer_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
@@ -213,12 +208,15 @@ class REINFORCE(OnPolicyAlgorithm):
             verbose=verbose,
             device=device,
             seed=seed,
+            chunk_size=chunk_size,
             _init_setup_model=False,
         )
         action_space = getattr(self, "action_space", None)  # unset when loading without an env
-        if action_space is not None and not isinstance(action_space, SUPPORTED_ACTION_SPACES):
-            names = ", ".join(space.__name__ for space in SUPPORTED_ACTION_SPACES)
-            raise ValueError(f"env: REINFORCE does not support the action space {action_space}; supported: {names}")
+        if action_space is not None and not isinstance(action_space, self.action_space_types):
+            names = ", ".join(space.__name__ for space in self.action_space_types)
+            raise ValueError(
+                f"env: {type(self).__name__} does not support the action space {action_space}; supported: {names}"
+            )
 
         self.normalize_advantage = normalize_advantage
         self.baseline = baseline
@@ -226,9 +224,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
         self.target_kl = target_kl
-        self.chunk_size = chunk_size
         self.return_mean: float | None = None
-        self._warned_about_cuts = False
 
         if use_rms_prop and "optimizer_class" not in self.policy_kwargs:
             self.policy_kwargs["optimizer_class"] = th.optim.RMSprop
@@ -237,161 +233,10 @@ class REINFORCE(OnPolicyAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
-    def _excluded_save_params(self) -> list[str]:
-        # Derived from the saved arguments by _setup_model
-        return [*super()._excluded_save_params(), "_chunk_rows", "_stored_dtypes", "_warned_about_cuts"]
-
     @property
     def uses_critic(self) -> bool:
         """Whether a value network is trained and used as the baseline."""
         return self.baseline == "critic"
-
-    def _setup_model(self) -> None:
-        self._setup_lr_schedule()
-        self.set_random_seed(self.seed)
-        buffer_class: type[EpisodicRolloutBuffer] = self.rollout_buffer_class or EpisodicRolloutBuffer  # type: ignore[assignment]
-        self.rollout_buffer = buffer_class(
-            self.n_steps,
-            self.observation_space,
-            self.action_space,
-            device=self.device,
-            gamma=self.gamma,
-            gae_lambda=self.gae_lambda,
-            n_envs=self.n_envs,
-            store_bootstrap_observations=self.uses_critic,
-            **self.rollout_buffer_kwargs,
-        )
-        self.policy = self.policy_class(  # type: ignore[assignment]
-            self.observation_space, self.action_space, self.lr_schedule, use_sde=self.use_sde, **self.policy_kwargs
-        )
-        self.policy = self.policy.to(self.device)
-        self._maybe_recommend_cpu()
-        self._chunk_rows = self.chunk_size or _default_chunk_rows(self.observation_space)
-        # What env outputs are stored as: a value that overflows them is refused like a NaN
-        self._stored_dtypes = {
-            "reward": self.rollout_buffer.rewards.dtype,
-            **observation_dtypes(self.observation_space),
-            **observation_dtypes(self.observation_space, "terminal observation"),
-        }
-
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, BaseCallback]:
-        envs_will_reset = reset_num_timesteps or self._last_obs is None
-        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-        if envs_will_reset:
-            # Episodes carried from before the reset never finish: drop them
-            self.rollout_buffer.reset()
-            check_finite({"observation": self._last_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
-        return result
-
-    def collect_rollouts(
-        self,
-        env: VecEnv,
-        callback: BaseCallback,
-        rollout_buffer: EpisodicRolloutBuffer,  # type: ignore[override]
-        n_rollout_steps: int,
-    ) -> bool:
-        """
-        Collect at least ``n_rollout_steps`` transitions per env, then step on until every env has
-        finished the episode it was in (or the storage is full, or the training budget is spent),
-        and select the complete episodes for training.
-
-        :param env: The training environment
-        :param callback: Callback that will be called at each step
-            (and at the beginning and end of the rollout)
-        :param rollout_buffer: Buffer to fill with rollouts
-        :param n_rollout_steps: Minimum number of transitions to collect per env
-        :return: True if the rollout finished, False if a callback stopped training (the episodes
-            that rollout completed are then not trained on).
-        """
-        assert self._last_obs is not None, "No previous observation was provided"
-        self.policy.set_training_mode(False)
-        rollout_buffer.start_rollout()
-        if self.use_sde:
-            self.policy.reset_noise(env.num_envs)
-
-        callback.on_rollout_start()
-
-        continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
-        # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
-        rollout_buffer.finish_rollout(self._last_obs)
-        if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
-            self._warned_about_cuts = True
-            warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
-        if not continue_training:
-            return False
-
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
-
-    def _collect_steps(
-        self, env: VecEnv, callback: BaseCallback, rollout_buffer: EpisodicRolloutBuffer, n_rollout_steps: int
-    ) -> bool:
-        """The stepping loop of ``collect_rollouts``; False if a callback stopped training."""
-        n_steps = 0
-        # Envs still running the episode they were in once n_rollout_steps were collected
-        unfinished = np.ones(env.num_envs, dtype=bool)
-        while unfinished.any() and not rollout_buffer.full and self.num_timesteps < self._total_timesteps:
-            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
-                self.policy.reset_noise(env.num_envs)
-
-            with th.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                actions = self.policy.get_distribution(obs_tensor).get_actions().cpu().numpy()
-            # In the space's shape, as SB3's policies return them: a Box of shape (3, 1) is clipped row by row
-            actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
-
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                if self.policy.squash_output:
-                    clipped_actions = self.policy.unscale_action(clipped_actions)
-                else:
-                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
-            terminal_envs = [int(idx) for idx in np.flatnonzero(dones) if "terminal_observation" in infos[idx]]
-            try:
-                check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
-                for idx in terminal_envs:
-                    check_finite(
-                        {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
-                        self._stored_dtypes,
-                        step=self.num_timesteps,
-                        env_indices=[idx],
-                    )
-            except ValueError:
-                # The envs are in an unknown state: reset them (and drop carried episodes) next time
-                self._last_obs = None
-                raise
-
-            self.num_timesteps += env.num_envs
-            n_steps += 1
-            truncation_observations = {
-                idx: infos[idx]["terminal_observation"]
-                for idx in terminal_envs
-                if infos[idx].get("TimeLimit.truncated", False)
-            }
-            # Stored before the callbacks run, so that a callback stopping training leaves
-            # the buffer and the last observation consistent with the envs
-            rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations)  # type: ignore[arg-type]
-            self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
-
-            callback.update_locals(locals())
-            continue_training = callback.on_step()
-            self._update_info_buffer(infos, dones)
-            if not continue_training:
-                return False
-            if n_steps >= n_rollout_steps:
-                unfinished &= ~dones
-        return True
 
     def train(self) -> None:
         """
@@ -413,29 +258,28 @@ class REINFORCE(OnPolicyAlgorithm):
             return
 
         batch = buffer.get()
-        actions = batch.actions
         if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.flatten()
+            batch = dataclasses.replace(batch, actions=batch.actions.flatten())
 
         values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch.observations)
         returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
         # Standardized in float64: a baseline far from the returns (after an outlier batch) loses no precision
         advantages = th.as_tensor(advantages_np, dtype=th.float64, device=self.device)
         if self.normalize_advantage:
-            advantages = _standardize(advantages)
+            advantages = standardize(advantages)
         advantages = advantages.float()
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
         minibatches = self._minibatches(len(advantages))
-        behaviour_log_prob = self._behaviour_log_prob(batch.observations, actions, len(minibatches))
+        behaviour_log_prob = self._behaviour_log_prob(batch, len(minibatches))
         policy_losses, entropy_losses = [], []
         value_loss = None
         for indices in minibatches:
             log_probs: list[th.Tensor] = []
             self.policy.optimizer.zero_grad()
             losses = self._accumulate_gradient(
-                indices, len(advantages), self._policy_losses(batch.observations, actions, advantages, returns, log_probs)
+                indices, len(advantages), self._policy_losses(batch, advantages, returns, log_probs)
             )
             if behaviour_log_prob is not None and self._moved_too_far(behaviour_log_prob[indices], th.cat(log_probs)):
                 break
@@ -453,9 +297,7 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.uses_critic:
             for _ in range(self.critic_gradient_steps - 1):
                 self.policy.optimizer.zero_grad()
-                value_loss = self._accumulate_gradient(
-                    slice(None), len(returns), self._value_losses(batch.observations, returns)
-                )["value"]
+                value_loss = self._accumulate_gradient(slice(None), len(returns), self._value_losses(batch, returns))["value"]
                 self._optimizer_step()
             # The value loss of the critic's last gradient step
             if value_loss is not None:
@@ -473,22 +315,9 @@ class REINFORCE(OnPolicyAlgorithm):
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 
-    def _evaluate_actions(
-        self, observations: PyTorchObs, actions: th.Tensor
-    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
-        """
-        The critic's values (None without a critic), the log-probabilities of ``actions`` and the
-        entropies (None where the distribution has no analytical one) on a chunk of the batch.
-        """
-        if self.uses_critic:
-            return self.policy.evaluate_actions(observations, actions)
-        distribution = self.policy.get_distribution(observations)
-        return None, distribution.log_prob(actions), distribution.entropy()
-
     def _policy_losses(
         self,
-        observations: PyTorchObs,
-        actions: th.Tensor,
+        batch: EpisodeBatch,
         advantages: th.Tensor,
         returns: th.Tensor,
         log_probs: list[th.Tensor],
@@ -499,7 +328,7 @@ class REINFORCE(OnPolicyAlgorithm):
         """
 
         def policy_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
-            values, log_prob, entropy = self._evaluate_actions(_select(observations, chunk), actions[chunk])
+            values, log_prob, entropy = self._evaluate_actions(batch.select(chunk))
             log_probs.append(log_prob.detach())
             # REINFORCE: grad J = E[sum_t grad log pi(a_t|s_t) * Phi_t], Phi_t the (standardized) advantage
             policy_loss = -(advantages[chunk] * log_prob).mean()
@@ -513,49 +342,15 @@ class REINFORCE(OnPolicyAlgorithm):
 
         return policy_losses
 
-    def _value_losses(
-        self, observations: PyTorchObs, returns: th.Tensor
-    ) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
+    def _value_losses(self, batch: EpisodeBatch, returns: th.Tensor) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
         """The critic's value loss on a chunk of the batch, for ``_accumulate_gradient``."""
 
         def value_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
-            value_loss = F.mse_loss(returns[chunk], self.policy.predict_values(_select(observations, chunk)).flatten())
+            values = self.policy.predict_values(batch.select(chunk).observations)
+            value_loss = F.mse_loss(returns[chunk], values.flatten())
             return {"loss": self.vf_coef * value_loss, "value": value_loss}
 
         return value_losses
-
-    def _accumulate_gradient(
-        self,
-        indices: slice | th.Tensor,
-        n_transitions: int,
-        chunk_losses: Callable[[slice | th.Tensor], dict[str, th.Tensor]],
-    ) -> dict[str, float]:
-        """
-        Back-propagate the mean loss over the transitions ``indices`` of the batch, ``chunk_size``
-        of them at a time: each chunk's mean losses, weighted by the chunk's share of the
-        transitions, sum to the means over all of them, and so do their gradients.
-
-        :param indices: ``slice(None)`` (the whole batch) or a tensor of indices
-        :param n_transitions: Transitions in the batch
-        :param chunk_losses: The mean losses over a chunk (given as a slice or indices), by name;
-            ``"loss"`` is back-propagated
-        :return: The mean of each loss over ``indices``
-        """
-        if isinstance(indices, slice):
-            chunks: list[slice] | list[th.Tensor] = self._chunk_slices(n_transitions)
-            n_selected = n_transitions
-        else:
-            chunks = list(th.split(indices, self._chunk_rows))
-            n_selected = len(indices)
-        totals: dict[str, float] = {}
-        for chunk in chunks:
-            chunk_length = chunk.stop - chunk.start if isinstance(chunk, slice) else len(chunk)
-            weight = chunk_length / n_selected
-            losses = chunk_losses(chunk)
-            (losses["loss"] * weight).backward()
-            for name, loss in losses.items():
-                totals[name] = totals.get(name, 0.0) + loss.item() * weight
-        return totals
 
     def _values_returns_and_advantages(self, observations: PyTorchObs) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """
@@ -573,16 +368,7 @@ class REINFORCE(OnPolicyAlgorithm):
         bootstrap_values = None if bootstrap_obs is None else self._predict_values(bootstrap_obs)
         return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
 
-    def _predict_values(self, observations: PyTorchObs) -> np.ndarray:
-        """The critic's values of a batch of observations, evaluated ``chunk_size`` at a time."""
-        with th.no_grad():
-            values = [
-                self.policy.predict_values(_select(observations, chunk)).flatten().cpu().numpy()
-                for chunk in self._chunk_slices(_n_rows(observations))
-            ]
-        return np.concatenate(values)
-
-    def _behaviour_log_prob(self, observations: PyTorchObs, actions: th.Tensor, n_minibatches: int) -> th.Tensor | None:
+    def _behaviour_log_prob(self, batch: EpisodeBatch, n_minibatches: int) -> th.Tensor | None:
         """
         Log-probabilities of the batch's actions under the policy before any step on the batch,
         when ``target_kl`` has later minibatches to check.
@@ -590,20 +376,14 @@ class REINFORCE(OnPolicyAlgorithm):
         if self.target_kl is None or n_minibatches == 1:
             return None
         with th.no_grad():
-            log_probs = [
-                self.policy.get_distribution(_select(observations, chunk)).log_prob(actions[chunk])
-                for chunk in self._chunk_slices(len(actions))
-            ]
+            chunks = chunk_slices(len(batch.actions), self._chunk_rows)
+            log_probs = [self._evaluate_actions(batch.select(chunk))[1] for chunk in chunks]
         return th.cat(log_probs)
-
-    def _chunk_slices(self, n_rows: int) -> list[slice]:
-        """Consecutive slices of at most ``chunk_size`` rows that cover ``n_rows`` rows."""
-        return [slice(start, min(start + self._chunk_rows, n_rows)) for start in range(0, n_rows, self._chunk_rows)]
 
     def _moved_too_far(self, behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> bool:
         """Whether the policy has moved more than ``1.5 * target_kl`` from where the batch's update started."""
         assert self.target_kl is not None
-        approx_kl = _approx_kl(behaviour_log_prob, log_prob)
+        approx_kl = approx_kl_divergence(behaviour_log_prob, log_prob)
         self.logger.record("train/approx_kl", approx_kl)
         return approx_kl > 1.5 * self.target_kl
 
@@ -623,10 +403,16 @@ class REINFORCE(OnPolicyAlgorithm):
         else:
             self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
 
-    def _optimizer_step(self) -> None:
-        """One optimizer step on the accumulated gradient, its norm clipped to ``max_grad_norm``."""
-        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-        self.policy.optimizer.step()
+    @classmethod
+    def _check_saved_data(cls, data: dict[str, Any]) -> None:
+        """Raise ``ValueError`` unless a save's plain JSON entries are a REINFORCE model's."""
+        if data.get("baseline") not in BASELINES:
+            raise ValueError("it is not a REINFORCE save (saved by another algorithm, load it with that algorithm's class)")
+        if data.get("return_mean") is not None:
+            try:
+                finite_number("return_mean", data["return_mean"])
+            except ValueError as error:
+                raise ValueError(f"its 'mean' baseline {error}") from None
 
     def learn(
         self: SelfREINFORCE,
@@ -645,167 +431,6 @@ class REINFORCE(OnPolicyAlgorithm):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
-
-    def save(
-        self,
-        path: str | pathlib.Path | Any,
-        exclude: Any = None,
-        include: Any = None,
-    ) -> None:
-        """
-        Save all the attributes of the object and the model parameters in a zip-file.
-
-        The file is SB3's, plus ``safe_data.json``: every entry that SB3 pickles, described as
-        data, so that :meth:`load` never has to unpickle it. Saving to a path is atomic: the file is
-        written next to its destination and then renamed, so an interrupted save never leaves a
-        corrupt or half-written model behind. Otherwise the file is what SB3's ``save`` writes: a
-        new file's mode follows the umask, an overwritten file keeps its mode, and a symlink is
-        written through.
-
-        :param path: path to the file where the rl agent should be saved
-            (``.zip`` is added when it has no suffix), or a file-like object
-        :param exclude: name of parameters that should be excluded in addition to the default ones
-        :param include: name of parameters that might be excluded but should be included anyway
-        """
-        buffer = io.BytesIO()
-        super().save(buffer, exclude=exclude, include=include)
-        content = add_safe_data(buffer.getvalue(), vars(self), self.policy_aliases)
-        if not isinstance(path, (str, os.PathLike)):
-            path.write(content)
-            return
-        destination = pathlib.Path(path)
-        if destination.suffix == "":
-            destination = destination.with_suffix(".zip")
-        write_atomically(destination, lambda temporary: temporary.write_bytes(content))
-
-    @classmethod
-    def load(
-        cls: type[SelfREINFORCE],
-        path: str | pathlib.Path | Any,
-        env: GymEnv | None = None,
-        device: th.device | str = "auto",
-        custom_objects: dict[str, Any] | None = None,
-        print_system_info: bool = False,
-        force_reset: bool = True,
-        allow_pickle: bool = False,
-        **kwargs: Any,
-    ) -> SelfREINFORCE:
-        """
-        Load a REINFORCE model from a zip-file saved by :meth:`save`, without unpickling anything.
-
-        The entries that SB3 pickles (spaces, policy class, schedules, classes in
-        ``policy_kwargs``, episode-info buffers, last observations) are rebuilt from the file's
-        ``safe_data.json``, importing only allow-listed classes (torch modules and optimizers,
-        SB3's, sb3-contrib's and this package's), and the weights are read with
-        ``weights_only=True``. Raises ``ValueError`` when the file is not a zip-file, is
-        truncated, was saved by another algorithm, or holds an entry that only unpickling could
-        load (a save by SB3 or an older version, a custom class): that error names each such
-        entry, and nothing of the file is decoded.
-
-        :param allow_pickle: Trust the file: decode its pickled entries as SB3 does, which runs any
-            code they hold. Only for files whose origin you trust; ``custom_objects`` replaces
-            single entries instead.
-
-        See ``stable_baselines3.common.base_class.BaseAlgorithm.load`` for the other parameters.
-        """
-        content = read_model_file(path)
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                data = json.loads(archive.read("data")) if "data" in archive.namelist() else None
-                if data is None:
-                    raise ValueError("not a complete REINFORCE save (it holds no model data; truncated?)")
-                _check_saved_data(data)
-                objects = dict(custom_objects or {})
-                if not allow_pickle:
-                    objects = safe_custom_objects(archive, cls.policy_aliases, objects)
-        except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
-            raise ValueError(f"Cannot load {path}: not a complete REINFORCE save ({error})") from error
-        except UnsafeFileError as error:
-            raise UnsafeFileError(error.refused, f"Cannot load {path}") from error
-        except ValueError as error:
-            raise ValueError(f"Cannot load {path}: {error}") from error
-        return super().load(
-            io.BytesIO(content),
-            env=env,
-            device=device,
-            custom_objects=objects,
-            print_system_info=print_system_info,
-            force_reset=force_reset,
-            **kwargs,
-        )
-
-
-def _check_saved_data(data: dict[str, Any]) -> None:
-    """Raise ``ValueError`` unless a save's data (its plain JSON entries) is a REINFORCE model's."""
-    if data.get("baseline") not in BASELINES:
-        raise ValueError("it is not a REINFORCE save (saved by another algorithm, load it with that algorithm's class)")
-    if data.get("return_mean") is not None:
-        try:
-            finite_number("return_mean", data["return_mean"])
-        except ValueError as error:
-            raise ValueError(f"its 'mean' baseline {error}") from None
-
-
-def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:
-    """What to change when episodes are cut at the memory bound."""
-    bootstrap = "V(s) of the critic" if uses_critic else "0 (no critic)"
-    return (
-        f"An episode ran past max_steps_per_env={max_steps_per_env} stored transitions and was cut: each cut segment is "
-        f"trained as if truncated there, bootstrapped with {bootstrap}, and an env whose episodes never end gives one "
-        f"update per {max_steps_per_env} steps. Give the env a time limit (gymnasium's TimeLimit wrapper or "
-        "max_episode_steps), or lower rollout_buffer_kwargs=dict(max_steps_per_env=...) (down to n_steps, which cuts "
-        "like A2C's fixed-length rollouts) for more frequent updates. train/n_cut_segments counts the cuts per batch."
-    )
-
-
-def _default_chunk_rows(observation_space: spaces.Space) -> int:
-    """``chunk_size``'s default: the transitions whose float32 observations fit ``DEFAULT_CHUNK_BYTES``."""
-    spaces_ = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
-    # The networks' input: one-hot for discrete spaces, as SB3 preprocesses them
-    float_bytes = 4 * sum(get_flattened_obs_dim(space) for space in spaces_)
-    return max(1, min(DEFAULT_MAX_CHUNK_ROWS, DEFAULT_CHUNK_BYTES // float_bytes))
-
-
-def _one_row(obs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
-    """One env's (plain or ``Dict``) observation as a batch of one."""
-    if isinstance(obs, dict):
-        return {key: np.asarray(value)[None] for key, value in obs.items()}
-    return np.asarray(obs)[None]
-
-
-def _select(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
-    """The rows ``indices`` of a batch of (plain or ``Dict``) observations."""
-    if isinstance(observations, dict):
-        return {key: value[indices] for key, value in observations.items()}
-    return observations[indices]
-
-
-def _n_rows(observations: PyTorchObs) -> int:
-    """The number of observations in a (plain or ``Dict``) batch."""
-    return len(next(iter(observations.values())) if isinstance(observations, dict) else observations)
-
-
-def _approx_kl(behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> float:
-    """Low-variance estimate of KL(behaviour || current) from the log-probabilities of the taken actions."""
-    log_ratio = log_prob - behaviour_log_prob
-    return th.mean(th.exp(log_ratio) - 1 - log_ratio).item()
-
-
-def _standardize(values: th.Tensor) -> th.Tensor:
-    """Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value)."""
-    centered = values - values.mean()
-    std = values.std(unbiased=False)
-    return centered / std if std > 1e-8 else th.zeros_like(values)
-
-
-def _learning_rate_number(learning_rate: object) -> float:
-    """A learning rate that is not a schedule, as a float; ``ValueError`` naming it otherwise."""
-    try:
-        return finite_number("learning_rate", learning_rate)
-    except ValueError:
-        raise ValueError(
-            f"learning_rate={learning_rate!r} must be a finite number or a schedule (a function of the progress remaining)"
-        ) from None
 
 
 def _check_arguments(

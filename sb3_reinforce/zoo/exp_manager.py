@@ -18,7 +18,10 @@ from sb3_reinforce.zoo.checks import UsageError, one_line
 from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password, is_journal_file
 
 ALGO = "reinforce"
-PRESETS = Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
+# The name of MaskableREINFORCE in RL Zoo, as ppo_mask is MaskablePPO's
+MASK_ALGO = "reinforce_mask"
+# The presets shipped for each algorithm of the package
+PRESETS = {algo: Path(sb3_reinforce.__file__).parent / "hyperparams" / f"{algo}.yml" for algo in (ALGO, MASK_ALGO)}
 # Left in the hyperparameters by _preprocess_hyperparams: _preprocess_action_noise turns them into action_noise
 ACTION_NOISE_KEYS = frozenset({"noise_type", "noise_std"})
 
@@ -44,8 +47,8 @@ class ReinforceExperimentManager(ExperimentManager):
         super().__init__(*args, **kwargs)
         # rl_zoo3.train passes config (-conf) by keyword; without it, RL Zoo looks for
         # hyperparams/reinforce.yml in its own package
-        if kwargs.get("config") is None and self.algo == ALGO:
-            self.config = str(PRESETS)
+        if kwargs.get("config") is None and self.algo in PRESETS:
+            self.config = str(PRESETS[self.algo])
         if self.trial_id is not None:
             self._check_trial()
         elif self.optimize_hyperparameters and self.storage is not None and not is_journal_file(self.storage):
@@ -86,7 +89,7 @@ class ReinforceExperimentManager(ExperimentManager):
             hint = (
                 "; tasks whose episodes hit the time limit want baseline: 'critic' with normalize: true "
                 "(see Tuning in docs/modules/reinforce.md)"
-                if self.algo == ALGO
+                if self.algo in PRESETS
                 else ""
             )
             warnings.warn(

@@ -28,7 +28,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from sb3_reinforce.common.serialization import UnsafeFileError, decode, encode
 from sb3_reinforce.reinforce import REINFORCE
 from sb3_reinforce.zoo.checks import UsageError
-from sb3_reinforce.zoo.exp_manager import ALGO
+from sb3_reinforce.zoo.registration import ZOO_ALGORITHMS
 
 TRUST_OPTION = "--trust-files"
 # Where a safe load takes wrapper classes from (config.yml's env_wrapper and vec_env_wrapper)
@@ -206,7 +206,8 @@ def safe_zoo_files(trust_files: bool) -> Iterator[None]:
             for module in (rl_zoo3.utils, sys.modules.get("rl_zoo3.enjoy")):
                 if module is not None:
                     stack.enter_context(_replaced(module, "get_saved_hyperparams", saved_hyperparams))
-        stack.enter_context(_replaced(ALGOS, ALGO, _zoo_loading(REINFORCE, trust_files)))
+        for name, algorithm in ZOO_ALGORITHMS.items():
+            stack.enter_context(_replaced(ALGOS, name, _zoo_loading(algorithm, trust_files)))
         yield
 
 

@@ -1,0 +1,415 @@
+"""
+The episodic loop that REINFORCE and its variants share: SB3's ``OnPolicyAlgorithm`` with rollouts
+of complete episodes (:class:`~sb3_reinforce.common.buffers.EpisodicRolloutBuffer`), checks of what
+the envs return, chunked evaluation for the update, and saves that load without unpickling.
+
+A variant overrides the hooks, never the loop: ``_sample_actions`` (the policy call of each step and
+the per-step extras it stores), ``_evaluate_actions`` and ``_predict_values`` (the update's policy
+calls on a batch), ``_make_policy`` and the buffer class (``rollout_buffer_class``).
+"""
+
+import io
+import json
+import os
+import pathlib
+import warnings
+import zipfile
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
+from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
+from sb3_reinforce.common.save_util import read_model_file, write_atomically
+from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, safe_custom_objects, saving_algorithm
+from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows
+from sb3_reinforce.common.validation import check_finite, observation_dtypes
+
+SelfEpisodicOnPolicyAlgorithm = TypeVar("SelfEpisodicOnPolicyAlgorithm", bound="EpisodicOnPolicyAlgorithm")
+
+# Default chunk_size: as many transitions as hold this many bytes of observations as float32 (the
+# networks' input; 148 Atari frames of 84x84x4), and at most DEFAULT_MAX_CHUNK_ROWS
+DEFAULT_CHUNK_BYTES = 16 * 2**20
+DEFAULT_MAX_CHUNK_ROWS = 8192
+
+
+class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
+    """
+    SB3's on-policy algorithm, trained on complete episodes. Subclasses give the update (``train``)
+    and say whether they train a critic (``uses_critic``); see the module's docstring for the hooks.
+
+    :param policy: The policy model to use, or its alias
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param chunk_size: Most transitions that the networks evaluate at once in training (None:
+        ``DEFAULT_CHUNK_BYTES`` of float32 observations, at most ``DEFAULT_MAX_CHUNK_ROWS``)
+    :param kwargs: The other arguments of ``OnPolicyAlgorithm``
+    """
+
+    rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
+    # The buffer class when rollout_buffer_class is None
+    default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = EpisodicRolloutBuffer
+
+    def __init__(self, policy: str | type[ActorCriticPolicy], env: GymEnv | str, chunk_size: int | None = None, **kwargs: Any):
+        super().__init__(policy, env, **kwargs)
+        self.chunk_size = chunk_size
+        self._warned_about_cuts = False
+
+    @property
+    def uses_critic(self) -> bool:
+        """Whether a value network is trained and bootstraps truncated and cut episodes."""
+        raise NotImplementedError
+
+    def _excluded_save_params(self) -> list[str]:
+        # Derived from the saved arguments by _setup_model
+        return [*super()._excluded_save_params(), "_chunk_rows", "_stored_dtypes", "_warned_about_cuts"]
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        buffer_class: type[EpisodicRolloutBuffer] = self.rollout_buffer_class or self.default_rollout_buffer_class  # type: ignore[assignment]
+        self.rollout_buffer = buffer_class(
+            self.n_steps,
+            self.observation_space,
+            self.action_space,
+            device=self.device,
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+            n_envs=self.n_envs,
+            store_bootstrap_observations=self.uses_critic,
+            **self.rollout_buffer_kwargs,
+        )
+        self.policy = self._make_policy().to(self.device)
+        self._maybe_recommend_cpu()
+        self._chunk_rows = self.chunk_size or _default_chunk_rows(self.observation_space)
+        # What env outputs are stored as: a value that overflows them is refused like a NaN
+        self._stored_dtypes = {
+            "reward": self.rollout_buffer.rewards.dtype,
+            **observation_dtypes(self.observation_space),
+            **observation_dtypes(self.observation_space, "terminal observation"),
+        }
+
+    def _make_policy(self) -> ActorCriticPolicy:
+        """Hook: the policy, built from ``policy_class`` and ``policy_kwargs``."""
+        return self.policy_class(  # type: ignore[return-value]
+            self.observation_space, self.action_space, self.lr_schedule, use_sde=self.use_sde, **self.policy_kwargs
+        )
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        envs_will_reset = reset_num_timesteps or self._last_obs is None
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        if envs_will_reset:
+            # Episodes carried from before the reset never finish: drop them
+            self.rollout_buffer.reset()
+            check_finite({"observation": self._last_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
+        return result
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: EpisodicRolloutBuffer,  # type: ignore[override]
+        n_rollout_steps: int,
+    ) -> bool:
+        """
+        Collect at least ``n_rollout_steps`` transitions per env, then step on until every env has
+        finished the episode it was in (or the storage is full, or the training budget is spent),
+        and select the complete episodes for training.
+
+        :param env: The training environment
+        :param callback: Callback that will be called at each step
+            (and at the beginning and end of the rollout)
+        :param rollout_buffer: Buffer to fill with rollouts
+        :param n_rollout_steps: Minimum number of transitions to collect per env
+        :return: True if the rollout finished, False if a callback stopped training (the episodes
+            that rollout completed are then not trained on).
+        """
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
+        rollout_buffer.start_rollout()
+        if self.use_sde:
+            self.policy.reset_noise(env.num_envs)
+
+        callback.on_rollout_start()
+
+        continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
+        # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
+        rollout_buffer.finish_rollout(self._last_obs)
+        if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
+            self._warned_about_cuts = True
+            warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
+        if not continue_training:
+            return False
+
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _collect_steps(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: EpisodicRolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        """The stepping loop of ``collect_rollouts``; False if a callback stopped training."""
+        n_steps = 0
+        # Envs still running the episode they were in once n_rollout_steps were collected
+        unfinished = np.ones(env.num_envs, dtype=bool)
+        while unfinished.any() and not rollout_buffer.full and self.num_timesteps < self._total_timesteps:
+            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                self.policy.reset_noise(env.num_envs)
+
+            obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+            actions, extras = self._sample_actions(env, obs_tensor)
+            # In the space's shape, as SB3's policies return them: a Box of shape (3, 1) is clipped row by row
+            actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+
+            clipped_actions = actions
+            if isinstance(self.action_space, spaces.Box):
+                if self.policy.squash_output:
+                    clipped_actions = self.policy.unscale_action(clipped_actions)
+                else:
+                    clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+
+            new_obs, rewards, dones, infos = env.step(clipped_actions)
+            terminal_envs = [int(idx) for idx in np.flatnonzero(dones) if "terminal_observation" in infos[idx]]
+            try:
+                check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
+                for idx in terminal_envs:
+                    check_finite(
+                        {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
+                        self._stored_dtypes,
+                        step=self.num_timesteps,
+                        env_indices=[idx],
+                    )
+            except ValueError:
+                # The envs are in an unknown state: reset them (and drop carried episodes) next time
+                self._last_obs = None
+                raise
+
+            self.num_timesteps += env.num_envs
+            n_steps += 1
+            truncation_observations = {
+                idx: infos[idx]["terminal_observation"]
+                for idx in terminal_envs
+                if infos[idx].get("TimeLimit.truncated", False)
+            }
+            # Stored before the callbacks run, so that a callback stopping training leaves
+            # the buffer and the last observation consistent with the envs
+            rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations, **extras)  # type: ignore[arg-type]
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+
+            callback.update_locals(locals())
+            continue_training = callback.on_step()
+            self._update_info_buffer(infos, dones)
+            if not continue_training:
+                return False
+            if n_steps >= n_rollout_steps:
+                unfinished &= ~dones
+        return True
+
+    def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """
+        Hook: the actions of one step of all envs (as sampled, before clipping), and the per-step
+        extras that the buffer stores with them (by the name of its ``transition_arrays``).
+
+        :param env: The training environment
+        :param observations: The current observations, as tensors
+        """
+        with th.no_grad():
+            actions = self.policy.get_distribution(observations).get_actions().cpu().numpy()
+        return actions, {}
+
+    def _evaluate_actions(self, batch: EpisodeBatch) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        Hook: the critic's values (None without a critic), the log-probabilities of the batch's
+        actions and the entropies (None where the distribution has no analytical one) on a chunk
+        of the batch.
+        """
+        if self.uses_critic:
+            return self.policy.evaluate_actions(batch.observations, batch.actions)
+        distribution = self.policy.get_distribution(batch.observations)
+        return None, distribution.log_prob(batch.actions), distribution.entropy()
+
+    def _predict_values(self, observations: PyTorchObs) -> np.ndarray:
+        """Hook: the critic's values of a batch of observations, evaluated ``chunk_size`` at a time."""
+        with th.no_grad():
+            values = [
+                self.policy.predict_values(select_rows(observations, chunk)).flatten().cpu().numpy()
+                for chunk in chunk_slices(n_rows(observations), self._chunk_rows)
+            ]
+        return np.concatenate(values)
+
+    def _accumulate_gradient(
+        self,
+        indices: slice | th.Tensor,
+        n_transitions: int,
+        chunk_losses: Callable[[slice | th.Tensor], dict[str, th.Tensor]],
+    ) -> dict[str, float]:
+        """
+        Back-propagate the mean loss over the transitions ``indices`` of the batch, ``chunk_size``
+        of them at a time: each chunk's mean losses, weighted by the chunk's share of the
+        transitions, sum to the means over all of them, and so do their gradients.
+
+        :param indices: ``slice(None)`` (the whole batch) or a tensor of indices
+        :param n_transitions: Transitions in the batch
+        :param chunk_losses: The mean losses over a chunk (given as a slice or indices), by name;
+            ``"loss"`` is back-propagated
+        :return: The mean of each loss over ``indices``
+        """
+        if isinstance(indices, slice):
+            chunks: list[slice] | list[th.Tensor] = chunk_slices(n_transitions, self._chunk_rows)
+            n_selected = n_transitions
+        else:
+            chunks = list(th.split(indices, self._chunk_rows))
+            n_selected = len(indices)
+        totals: dict[str, float] = {}
+        for chunk in chunks:
+            chunk_length = chunk.stop - chunk.start if isinstance(chunk, slice) else len(chunk)
+            weight = chunk_length / n_selected
+            losses = chunk_losses(chunk)
+            (losses["loss"] * weight).backward()
+            for name, loss in losses.items():
+                totals[name] = totals.get(name, 0.0) + loss.item() * weight
+        return totals
+
+    def _optimizer_step(self) -> None:
+        """One optimizer step on the accumulated gradient, its norm clipped to ``max_grad_norm``."""
+        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
+
+    def save(
+        self,
+        path: str | pathlib.Path | Any,
+        exclude: Any = None,
+        include: Any = None,
+    ) -> None:
+        """
+        Save all the attributes of the object and the model parameters in a zip-file.
+
+        The file is SB3's, plus ``safe_data.json``: every entry that SB3 pickles, described as
+        data, so that :meth:`load` never has to unpickle it. Saving to a path is atomic: the file is
+        written next to its destination and then renamed, so an interrupted save never leaves a
+        corrupt or half-written model behind. Otherwise the file is what SB3's ``save`` writes: a
+        new file's mode follows the umask, an overwritten file keeps its mode, and a symlink is
+        written through.
+
+        :param path: path to the file where the rl agent should be saved
+            (``.zip`` is added when it has no suffix), or a file-like object
+        :param exclude: name of parameters that should be excluded in addition to the default ones
+        :param include: name of parameters that might be excluded but should be included anyway
+        """
+        buffer = io.BytesIO()
+        super().save(buffer, exclude=exclude, include=include)
+        content = add_safe_data(buffer.getvalue(), vars(self), self.policy_aliases, type(self).__name__)
+        if not isinstance(path, (str, os.PathLike)):
+            path.write(content)
+            return
+        destination = pathlib.Path(path)
+        if destination.suffix == "":
+            destination = destination.with_suffix(".zip")
+        write_atomically(destination, lambda temporary: temporary.write_bytes(content))
+
+    @classmethod
+    def load(
+        cls: type[SelfEpisodicOnPolicyAlgorithm],
+        path: str | pathlib.Path | Any,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        allow_pickle: bool = False,
+        **kwargs: Any,
+    ) -> SelfEpisodicOnPolicyAlgorithm:
+        """
+        Load a model from a zip-file saved by :meth:`save`, without unpickling anything.
+
+        The entries that SB3 pickles (spaces, policy class, schedules, classes in
+        ``policy_kwargs``, episode-info buffers, last observations) are rebuilt from the file's
+        ``safe_data.json``, importing only allow-listed classes (torch modules and optimizers,
+        SB3's, sb3-contrib's and this package's), and the weights are read with
+        ``weights_only=True``. Raises ``ValueError`` when the file is not a zip-file, is
+        truncated, was saved by another algorithm, or holds an entry that only unpickling could
+        load (a save by SB3 or an older version, a custom class): that error names each such
+        entry, and nothing of the file is decoded.
+
+        :param allow_pickle: Trust the file: decode its pickled entries as SB3 does, which runs any
+            code they hold. Only for files whose origin you trust; ``custom_objects`` replaces
+            single entries instead.
+
+        See ``stable_baselines3.common.base_class.BaseAlgorithm.load`` for the other parameters.
+        """
+        content = read_model_file(path)
+        name = cls.__name__
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                data = json.loads(archive.read("data")) if "data" in archive.namelist() else None
+                if data is None:
+                    raise ValueError(f"not a complete {name} save (it holds no model data; truncated?)")
+                cls._check_saved_data(data)
+                saved_by = saving_algorithm(archive)
+                if saved_by is not None and saved_by not in {base.__name__ for base in cls.__mro__}:
+                    raise ValueError(f"it is a {saved_by} save: load it with {saved_by}.load")
+                objects = dict(custom_objects or {})
+                if not allow_pickle:
+                    objects = safe_custom_objects(archive, cls.policy_aliases, objects)
+        except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
+            raise ValueError(f"Cannot load {path}: not a complete {name} save ({error})") from error
+        except UnsafeFileError as error:
+            raise UnsafeFileError(error.refused, f"Cannot load {path}") from error
+        except ValueError as error:
+            raise ValueError(f"Cannot load {path}: {error}") from error
+        return super().load(
+            io.BytesIO(content),
+            env=env,
+            device=device,
+            custom_objects=objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
+
+    @classmethod
+    def _check_saved_data(cls, data: dict[str, Any]) -> None:
+        """Hook: raise ``ValueError`` unless a save's plain JSON entries are this algorithm's."""
+
+
+def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:
+    """What to change when episodes are cut at the memory bound."""
+    bootstrap = "V(s) of the critic" if uses_critic else "0 (no critic)"
+    return (
+        f"An episode ran past max_steps_per_env={max_steps_per_env} stored transitions and was cut: each cut segment is "
+        f"trained as if truncated there, bootstrapped with {bootstrap}, and an env whose episodes never end gives one "
+        f"update per {max_steps_per_env} steps. Give the env a time limit (gymnasium's TimeLimit wrapper or "
+        "max_episode_steps), or lower rollout_buffer_kwargs=dict(max_steps_per_env=...) (down to n_steps, which cuts "
+        "like A2C's fixed-length rollouts) for more frequent updates. train/n_cut_segments counts the cuts per batch."
+    )
+
+
+def _default_chunk_rows(observation_space: spaces.Space) -> int:
+    """``chunk_size``'s default: the transitions whose float32 observations fit ``DEFAULT_CHUNK_BYTES``."""
+    spaces_ = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
+    # The networks' input: one-hot for discrete spaces, as SB3 preprocesses them
+    float_bytes = 4 * sum(get_flattened_obs_dim(space) for space in spaces_)
+    return max(1, min(DEFAULT_MAX_CHUNK_ROWS, DEFAULT_CHUNK_BYTES // float_bytes))
+
+
+def _one_row(obs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+    """One env's (plain or ``Dict``) observation as a batch of one."""
+    if isinstance(obs, dict):
+        return {key: np.asarray(value)[None] for key, value in obs.items()}
+    return np.asarray(obs)[None]
