@@ -58,19 +58,24 @@ def test_an_untrained_agent_with_every_wrong_action_masked_scores_the_maximum(sp
     assert mean_reward == 100.0
 
 
-@pytest.mark.parametrize("baseline", ["mean", "critic"])
-def test_masked_training_learns_and_never_takes_an_invalid_action(baseline: str) -> None:
-    env = InvalidActionRecorder(MASKED_ENVS["Discrete"](55))
+# Invalid actions of the learning tests: sb3-contrib's Discrete case, and a few for the others
+N_INVALID = {"Discrete": 55, "MultiDiscrete": 3, "MultiBinary": 2}
+
+
+@pytest.mark.parametrize(
+    "space,baseline", [("Discrete", "mean"), ("Discrete", "critic"), ("MultiDiscrete", "mean"), ("MultiBinary", "mean")]
+)
+def test_masked_training_learns_and_never_takes_an_invalid_action(space: str, baseline: str) -> None:
+    env = InvalidActionRecorder(MASKED_ENVS[space](N_INVALID[space]))
     # The identity task's reward is immediate: a short horizon (gamma 0.4, as sb3-contrib's test uses) learns fastest
-    model = MaskableREINFORCE(
-        "MlpPolicy", env, baseline=baseline, n_steps=20, batch_size=20, gamma=0.4, learning_rate=3e-3, seed=0
-    )
+    kwargs: dict[str, Any] = dict(n_steps=20, batch_size=20, gamma=0.4, learning_rate=3e-3)
+    model = MaskableREINFORCE("MlpPolicy", env, baseline=baseline, seed=0, **kwargs)
     model.learn(6_000)
     assert env.taken == 6_000 and env.invalid == 0
-    eval_env = InvalidActionRecorder(MASKED_ENVS["Discrete"](55))
+    eval_env = InvalidActionRecorder(MASKED_ENVS[space](N_INVALID[space]))
     mean_reward, _ = evaluate_policy(model, eval_env, n_eval_episodes=5, warn=False)  # type: ignore[arg-type]  # typed for MaskablePPO, duck-typed
     assert eval_env.invalid == 0
-    # sb3-contrib's threshold for MaskablePPO; 15 valid choices: a uniform policy scores about 100 / 15
+    # sb3-contrib's threshold for MaskablePPO (Discrete: 15 valid choices, a uniform policy scores about 100 / 15)
     assert isinstance(mean_reward, float) and mean_reward >= 90
 
 
