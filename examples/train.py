@@ -35,7 +35,8 @@ def main() -> None:
     eval_env = make_vec_env(args.env, n_envs=1, seed=args.seed + 1000)
     evaluation = EvalCallback(
         eval_env,
-        eval_freq=max(args.eval_freq // args.n_envs, 1),
+        # A budget shorter than the evaluation period still gets its evaluation (and its curve)
+        eval_freq=max(min(args.eval_freq, args.timesteps) // args.n_envs, 1),
         n_eval_episodes=20,
         log_path=str(args.output),
         best_model_save_path=str(args.output),
