@@ -17,6 +17,7 @@ from stable_baselines3.common.envs import FakeImageEnv, IdentityEnv, SimpleMulti
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.maskable_buffers import MaskableEpisodicRolloutBuffer
 
 # sb3-contrib's identity envs: reward 1 for repeating the observed state, episodes of 100 steps
@@ -203,6 +204,9 @@ def test_box_actions_and_gsde_are_refused() -> None:
         MaskableREINFORCE("MlpPolicy", "Pendulum-v1")
     with pytest.raises(ValueError, match="use_sde=True"):
         MaskableREINFORCE("MlpPolicy", MASKED_ENVS["Discrete"](3), use_sde=True)
+    # A buffer that stores no masks
+    with pytest.raises(ValueError, match="must be MaskableEpisodicRolloutBuffer or a subclass"):
+        MaskableREINFORCE("MlpPolicy", MASKED_ENVS["Discrete"](3), rollout_buffer_class=EpisodicRolloutBuffer)
 
 
 def test_zoo_trains_and_enjoys_reinforce_mask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -184,6 +184,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             max_grad_norm=max_grad_norm,
             baseline=baseline,
             rollout_buffer_class=rollout_buffer_class,
+            required_buffer_class=self.default_rollout_buffer_class,
             batch_size=batch_size,
             critic_gradient_steps=critic_gradient_steps,
             target_kl=target_kl,
@@ -441,6 +442,7 @@ def _check_arguments(
     max_grad_norm: float,
     baseline: str,
     rollout_buffer_class: type | None,
+    required_buffer_class: type[EpisodicRolloutBuffer],
     batch_size: int | None,
     critic_gradient_steps: int,
     target_kl: float | None,
@@ -469,9 +471,9 @@ def _check_arguments(
         if batch_size is None:
             warnings.warn(f"target_kl={target_kl!r} has no effect without batch_size: one step per batch is always on-policy")
     if rollout_buffer_class is not None and not (
-        isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, EpisodicRolloutBuffer)
+        isinstance(rollout_buffer_class, type) and issubclass(rollout_buffer_class, required_buffer_class)
     ):
         raise ValueError(
-            f"rollout_buffer_class={rollout_buffer_class!r} must be EpisodicRolloutBuffer or a subclass: "
-            "REINFORCE needs whole episodes"
+            f"rollout_buffer_class={rollout_buffer_class!r} must be {required_buffer_class.__name__} or a subclass: "
+            "the algorithm needs whole episodes and what it stores with them"
         )

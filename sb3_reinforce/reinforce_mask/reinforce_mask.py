@@ -47,11 +47,6 @@ class MaskableREINFORCE(REINFORCE):
     def __init__(self, policy: str | type[ActorCriticPolicy], env: GymEnv | str, **kwargs: Any):
         if kwargs.get("use_sde"):
             raise ValueError("use_sde=True: sb3-contrib's maskable policies have no gSDE")
-        buffer_class = kwargs.get("rollout_buffer_class")
-        if buffer_class is not None and not (
-            isinstance(buffer_class, type) and issubclass(buffer_class, MaskableEpisodicRolloutBuffer)
-        ):
-            raise ValueError(f"rollout_buffer_class={buffer_class!r} must be MaskableEpisodicRolloutBuffer or a subclass")
         super().__init__(policy, env, **kwargs)
         self.use_masking = True
 
