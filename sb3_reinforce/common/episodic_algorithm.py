@@ -30,7 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.save_util import read_model_file, write_atomically
-from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, safe_custom_objects, saving_algorithm
+from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, read_safe_data, safe_custom_objects
 from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows
 from sb3_reinforce.common.validation import check_finite, observation_dtypes
 
@@ -361,12 +361,13 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 if data is None:
                     raise ValueError(f"not a complete {name} save (it holds no model data; truncated?)")
                 cls._check_saved_data(data)
-                saved_by = saving_algorithm(archive)
+                described = read_safe_data(archive)
+                saved_by = described.get("algorithm")
                 if saved_by is not None and saved_by not in {base.__name__ for base in cls.__mro__}:
                     raise ValueError(f"it is a {saved_by} save: load it with {saved_by}.load")
                 objects = dict(custom_objects or {})
                 if not allow_pickle:
-                    objects = safe_custom_objects(archive, cls.policy_aliases, objects)
+                    objects = safe_custom_objects(data, described, cls.policy_aliases, objects)
         except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
             raise ValueError(f"Cannot load {path}: not a complete {name} save ({error})") from error
         except UnsafeFileError as error:

@@ -146,16 +146,15 @@ def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type], algorithm
     return {"format": SAFE_DATA_FORMAT, "algorithm": algorithm, "entries": entries, "not_encodable": not_encodable}
 
 
-def saving_algorithm(archive: zipfile.ZipFile) -> str | None:
-    """The name of the algorithm class that wrote a save, from its ``safe_data.json`` (None without one)."""
+def read_safe_data(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """A save's ``safe_data.json`` (see :func:`safe_data`), or an empty dict when it has none."""
     if SAFE_DATA_ENTRY not in archive.namelist():
-        return None
-    return json.loads(archive.read(SAFE_DATA_ENTRY)).get("algorithm")
+        return {}
+    return json.loads(archive.read(SAFE_DATA_ENTRY))
 
 
-def pickled_entry_names(archive: zipfile.ZipFile) -> list[str]:
-    """The names of the entries of a save's ``data`` that SB3 stored with cloudpickle (read as JSON only)."""
-    data = json.loads(archive.read("data"))
+def pickled_entry_names(data: Mapping[str, Any]) -> list[str]:
+    """The names of the entries of a save's ``data`` (read as JSON only) that SB3 stored with cloudpickle."""
     return [name for name, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
 
 
@@ -170,27 +169,26 @@ def add_safe_data(content: bytes, values: Mapping[str, Any], aliases: Mapping[st
     """
     buffer = io.BytesIO(content)
     with zipfile.ZipFile(buffer, "a") as archive:
-        pickled = {name: values[name] for name in pickled_entry_names(archive)}
+        pickled = {name: values[name] for name in pickled_entry_names(json.loads(archive.read("data")))}
         archive.writestr(SAFE_DATA_ENTRY, json.dumps(safe_data(pickled, aliases, algorithm), indent=1))
     return buffer.getvalue()
 
 
-def safe_custom_objects(archive: zipfile.ZipFile, aliases: Mapping[str, type], given: Mapping[str, Any]) -> dict[str, Any]:
+def safe_custom_objects(
+    data: Mapping[str, Any], described: Mapping[str, Any], aliases: Mapping[str, type], given: Mapping[str, Any]
+) -> dict[str, Any]:
     """
     Every pickled entry of a save, rebuilt from its ``safe_data.json`` unless ``given``, for SB3's
     loader to use instead of unpickling.
 
-    :param archive: The save
+    :param data: The save's ``data``, read as JSON only
+    :param described: Its ``safe_data.json`` (:func:`read_safe_data`)
     :param aliases: The algorithm's ``policy_aliases``
     :param given: The user's ``custom_objects``, used as they are
     :raises UnsafeFileError: Naming every entry that only unpickling could rebuild
     """
-    names = [name for name in pickled_entry_names(archive) if name not in given]
-    if SAFE_DATA_ENTRY in archive.namelist():
-        described = json.loads(archive.read(SAFE_DATA_ENTRY))
-        entries, not_encodable = described.get("entries", {}), described.get("not_encodable", {})
-    else:
-        entries, not_encodable = {}, {}
+    names = [name for name in pickled_entry_names(data) if name not in given]
+    entries, not_encodable = described.get("entries", {}), described.get("not_encodable", {})
     rebuilt, refused = dict(given), {}
     for name in names:
         if name not in entries:
