@@ -11,6 +11,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.common.utils import get_device
 
 from sb3_reinforce.common.returns import discounted_returns, gae_advantages
+from sb3_reinforce.common.torch_utils import select_rows
 
 DEFAULT_MAX_STEPS_PER_ENV = 10_000
 
@@ -35,10 +36,9 @@ class EpisodeBatch:
         selected: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, dict):
-                selected[field.name] = {key: rows[indices] for key, rows in value.items()}
-            elif isinstance(value, th.Tensor):
-                selected[field.name] = value[indices]
+            # Per-transition fields are tensors, or dicts of them (Dict observations)
+            if isinstance(value, (dict, th.Tensor)):
+                selected[field.name] = select_rows(value, indices)
         return dataclasses.replace(self, **selected)
 
 
