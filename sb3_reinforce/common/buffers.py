@@ -174,9 +174,14 @@ class EpisodicRolloutBuffer:
         self._bootstrap_rows: list[int] = []
         self._bootstrap_envs: list[int] = []
         self._bootstrap_obs: list[np.ndarray | dict[str, np.ndarray]] = []
-        self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
+        self._clear_batch()
+
+    def _clear_batch(self) -> None:
+        # Storage row and env of each transition of the batch, in the batch's order
+        self._batch_rows = np.zeros(0, dtype=np.int64)
+        self._batch_envs = np.zeros(0, dtype=np.int64)
         self._n_episodes = 0
-        self._n_cut_segments = 0
+        self._cut_envs = np.zeros(0, dtype=np.int64)
 
     @property
     def full(self) -> bool:
@@ -198,7 +203,7 @@ class EpisodicRolloutBuffer:
     @property
     def n_transitions(self) -> int:
         """Number of transitions of the complete episodes ready for training."""
-        return int(self._train_mask.sum())
+        return len(self._batch_rows)
 
     @property
     def n_episodes(self) -> int:
@@ -208,7 +213,7 @@ class EpisodicRolloutBuffer:
     @property
     def n_cut_segments(self) -> int:
         """Number of the batch's segments that end where an episode was cut at the memory bound."""
-        return self._n_cut_segments
+        return len(self._cut_envs)
 
     def start_rollout(self) -> None:
         """Move the episodes carried over from the previous rollout to the front of the storage."""
@@ -225,9 +230,7 @@ class EpisodicRolloutBuffer:
         self._tail_start = np.full(self.n_envs, new_pos, dtype=np.int64)
         # Carried episodes have no end yet, so no bootstrap observation refers to them
         self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs = [], [], []
-        self._train_mask = np.zeros((0, self.n_envs), dtype=bool)
-        self._n_episodes = 0
-        self._n_cut_segments = 0
+        self._clear_batch()
 
     def add(
         self,
@@ -291,28 +294,29 @@ class EpisodicRolloutBuffer:
             if self.store_bootstrap_observations:
                 env_obs = {k: v[env] for k, v in last_obs.items()} if isinstance(last_obs, dict) else last_obs[env]
                 self._add_bootstrap(pos - 1, int(env), env_obs)
-        self._train_mask = (rows >= self.first_row) & (rows <= last_end)
+        train_mask = (rows >= self.first_row) & (rows <= last_end)
+        self._batch_rows, self._batch_envs = np.nonzero(train_mask)
         self._tail_start = last_end + 1
-        self._n_episodes = int(ends[self._train_mask].sum())
-        self._n_cut_segments = int(too_long.sum())
+        self._n_episodes = int(ends[train_mask].sum())
+        self._cut_envs = np.flatnonzero(too_long)
 
     def get(self) -> EpisodeBatch:
         """
         :return: The complete episodes selected by ``finish_rollout``, as tensors.
         """
-        mask = self._train_mask
-        observations = {key: self._to_torch(array[: self.pos][mask]) for key, array in self.observations.items()}
-        extras = {
-            name: self._to_torch(self.transitions[name][: self.pos][mask])
-            for name in self.transitions.keys() - self._BASE_ARRAYS
-        }
+        observations = {key: self._batch_of(array) for key, array in self.observations.items()}
+        extras = {name: self._batch_of(self.transitions[name]) for name in self.transitions.keys() - self._BASE_ARRAYS}
         return self.batch_class(
             observations=observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
-            actions=self._to_torch(self.actions[: self.pos][mask]),
-            episode_steps=self._to_torch(self.episode_steps[: self.pos][mask]),
+            actions=self._batch_of(self.actions),
+            episode_steps=self._batch_of(self.episode_steps),
             n_episodes=self._n_episodes,
             **extras,
         )
+
+    def _batch_of(self, array: np.ndarray) -> th.Tensor:
+        """The batch's transitions of a ``(rows, envs, ...)`` array, in the batch's order."""
+        return self._to_torch(array[self._batch_rows, self._batch_envs])
 
     def bootstrap_observations(self) -> PyTorchObs | None:
         """
@@ -343,21 +347,21 @@ class EpisodicRolloutBuffer:
         :return: ``(returns, advantages)`` flat in ``get()`` order. Without a critic the
             advantages are the returns themselves (the algorithm subtracts any other baseline).
         """
-        pos, mask = self.pos, self._train_mask
+        pos, batch = self.pos, (self._batch_rows, self._batch_envs)
         bootstrap = np.zeros((pos, self.n_envs), dtype=np.float64)
         if bootstrap_values is not None:
             bootstrap[self._bootstrap_rows, self._bootstrap_envs] = bootstrap_values
         rewards, ends = self.rewards[:pos], self.episode_ends[:pos]
         returns = discounted_returns(rewards, ends, bootstrap, self.gamma)
         if values is None:
-            return returns[mask], returns[mask]
+            return returns[batch], returns[batch]
         value_grid = np.zeros((pos, self.n_envs), dtype=np.float64)
-        value_grid[mask] = values
+        value_grid[batch] = values
         if self.gae_lambda == 1.0:
             advantages = returns - value_grid
         else:
             advantages = gae_advantages(rewards, value_grid, ends, bootstrap, self.gamma, self.gae_lambda)
-        return returns[mask], advantages[mask]
+        return returns[batch], advantages[batch]
 
     def _to_torch(self, array: np.ndarray) -> th.Tensor:
         return th.as_tensor(array, device=self.device)

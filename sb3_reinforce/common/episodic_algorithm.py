@@ -4,8 +4,9 @@ of complete episodes (:class:`~sb3_reinforce.common.buffers.EpisodicRolloutBuffe
 the envs return, chunked evaluation for the update, and saves that load without unpickling.
 
 A variant overrides the hooks, never the loop: ``_sample_actions`` (the policy call of each step and
-the per-step extras it stores), ``_evaluate_actions`` and ``_predict_values`` (the update's policy
-calls on a batch), ``_make_policy`` and the buffer class (``rollout_buffer_class``).
+the per-step extras it stores), ``_state_at_rollout_end`` (what the buffer keeps for an episode cut
+there), ``_evaluate_actions``, ``_evaluate_values`` and ``_critic_values`` (the update's policy calls
+on a batch), ``_make_policy`` and the buffer class (``default_rollout_buffer_class``).
 """
 
 import io
@@ -149,7 +150,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
 
         continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
         # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
-        rollout_buffer.finish_rollout(self._last_obs)
+        rollout_buffer.finish_rollout(self._last_obs, **self._state_at_rollout_end())
         if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
             self._warned_about_cuts = True
             warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
@@ -233,6 +234,14 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             actions = self.policy.get_distribution(observations).get_actions().cpu().numpy()
         return actions, {}
 
+    def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
+        """
+        Hook: the policy's per-env state at the end of a rollout, by the name of a keyword of the
+        buffer's ``finish_rollout``, which keeps it for the rest of an episode cut there (a
+        recurrent policy's hidden states). A feed-forward policy has none.
+        """
+        return {}
+
     def _evaluate_actions(self, batch: EpisodeBatch) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         """
         Hook: the critic's values (None without a critic), the log-probabilities of the batch's
@@ -244,8 +253,21 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         distribution = self.policy.get_distribution(batch.observations)
         return None, distribution.log_prob(batch.actions), distribution.entropy()
 
+    def _evaluate_values(self, batch: EpisodeBatch) -> th.Tensor:
+        """Hook: the critic's values on a chunk of the batch (with their gradient)."""
+        return self.policy.predict_values(batch.observations)
+
+    def _critic_values(self, batch: EpisodeBatch) -> tuple[np.ndarray, np.ndarray | None]:
+        """
+        Hook: the critic's values of the batch's transitions, in order, and of the buffer's
+        ``bootstrap_observations()`` (None when there is none), without gradient.
+        """
+        bootstrap_observations = self.rollout_buffer.bootstrap_observations()
+        bootstrap_values = None if bootstrap_observations is None else self._predict_values(bootstrap_observations)
+        return self._predict_values(batch.observations), bootstrap_values
+
     def _predict_values(self, observations: PyTorchObs) -> np.ndarray:
-        """Hook: the critic's values of a batch of observations, evaluated ``chunk_size`` at a time."""
+        """The critic's values of a batch of observations, evaluated ``chunk_size`` at a time."""
         with th.no_grad():
             values = [
                 self.policy.predict_values(select_rows(observations, chunk)).flatten().cpu().numpy()

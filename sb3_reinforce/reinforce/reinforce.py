@@ -9,7 +9,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
@@ -262,7 +262,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         if isinstance(self.action_space, spaces.Discrete):
             batch = dataclasses.replace(batch, actions=batch.actions.flatten())
 
-        values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch.observations)
+        values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch)
         returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
         # Standardized in float64: a baseline far from the returns (after an outlier batch) loses no precision
         advantages = th.as_tensor(advantages_np, dtype=th.float64, device=self.device)
@@ -272,7 +272,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         if self.gamma_t_weighting:
             advantages = advantages * self.gamma ** batch.episode_steps.to(advantages.dtype)
 
-        minibatches = self._minibatches(len(advantages))
+        minibatches = self._minibatches(batch)
         behaviour_log_prob = self._behaviour_log_prob(batch, len(minibatches))
         policy_losses, entropy_losses = [], []
         value_loss = None
@@ -347,13 +347,13 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         """The critic's value loss on a chunk of the batch, for ``_accumulate_gradient``."""
 
         def value_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
-            values = self.policy.predict_values(batch.select(chunk).observations)
+            values = self._evaluate_values(batch.select(chunk))
             value_loss = F.mse_loss(returns[chunk], values.flatten())
             return {"loss": self.vf_coef * value_loss, "value": value_loss}
 
         return value_losses
 
-    def _values_returns_and_advantages(self, observations: PyTorchObs) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    def _values_returns_and_advantages(self, batch: EpisodeBatch) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """
         The critic's values of the batch (None without a critic), its returns and its advantages
         (returns minus the baseline, or GAE with the critic), before any gradient step.
@@ -364,9 +364,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             if self.baseline == "mean":
                 advantages = advantages - (self.return_mean or 0.0)
             return None, returns, advantages
-        values = self._predict_values(observations)
-        bootstrap_obs = buffer.bootstrap_observations()
-        bootstrap_values = None if bootstrap_obs is None else self._predict_values(bootstrap_obs)
+        values, bootstrap_values = self._critic_values(batch)
         return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
 
     def _behaviour_log_prob(self, batch: EpisodeBatch, n_minibatches: int) -> th.Tensor | None:
@@ -388,8 +386,9 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         self.logger.record("train/approx_kl", approx_kl)
         return approx_kl > 1.5 * self.target_kl
 
-    def _minibatches(self, n_transitions: int) -> list[slice] | list[th.Tensor]:
+    def _minibatches(self, batch: EpisodeBatch) -> list[slice] | list[th.Tensor]:
         """Indices of each gradient step's transitions: all of them, or a shuffled split into ``batch_size`` chunks."""
+        n_transitions = len(batch.actions)
         if self.batch_size is None or self.batch_size >= n_transitions:
             return [slice(None)]
         order = th.as_tensor(np.random.permutation(n_transitions), device=self.device)
