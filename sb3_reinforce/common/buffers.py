@@ -304,15 +304,19 @@ class EpisodicRolloutBuffer:
         """
         :return: The complete episodes selected by ``finish_rollout``, as tensors.
         """
+        return self.batch_class(**self._batch_fields())
+
+    def _batch_fields(self) -> dict[str, Any]:
+        """The fields of the batch that ``get`` returns, by name (a subclass adds its own)."""
         observations = {key: self._batch_of(array) for key, array in self.observations.items()}
         extras = {name: self._batch_of(self.transitions[name]) for name in self.transitions.keys() - self._BASE_ARRAYS}
-        return self.batch_class(
-            observations=observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
-            actions=self._batch_of(self.actions),
-            episode_steps=self._batch_of(self.episode_steps),
-            n_episodes=self._n_episodes,
+        return {
+            "observations": observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
+            "actions": self._batch_of(self.actions),
+            "episode_steps": self._batch_of(self.episode_steps),
+            "n_episodes": self._n_episodes,
             **extras,
-        )
+        }
 
     def _batch_of(self, array: np.ndarray) -> th.Tensor:
         """The batch's transitions of a ``(rows, envs, ...)`` array, in the batch's order."""

@@ -1,0 +1,217 @@
+"""RecurrentREINFORCE: episodes replayed from their first step reproduce collection, and their gradient is full BPTT."""
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from sb3_reinforce import RecurrentREINFORCE
+from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch
+from tests.envs import LoggedEpisodesEnv
+
+ID_SCALE = 100.0  # step ids enter the LSTM divided by this, so its gates do not saturate
+
+
+def _scaled_env(env_id: int, max_episode_length: int) -> gym.Env:
+    env = LoggedEpisodesEnv(env_id, max_episode_length=max_episode_length)
+    space = gym.spaces.Box(0.0, np.inf, shape=(2,), dtype=np.float32)
+    return gym.wrappers.TransformObservation(env, lambda obs: (obs / np.array([1.0, ID_SCALE])).astype(np.float32), space)
+
+
+def _vec_env(n_envs: int, max_episode_length: int = 12) -> VecEnv:
+    return DummyVecEnv([lambda i=i: _scaled_env(i, max_episode_length) for i in range(n_envs)])  # type: ignore[misc]
+
+
+def _key(observation: np.ndarray) -> tuple[int, int]:
+    """The (env, step id) that an observation names."""
+    return round(float(observation[0])), round(float(observation[1]) * ID_SCALE)
+
+
+def _model(n_envs: int = 2, max_episode_length: int = 12, **kwargs: Any) -> RecurrentREINFORCE:
+    kwargs.setdefault("policy_kwargs", dict(lstm_hidden_size=8, net_arch=dict(pi=[8], vf=[8])))
+    return RecurrentREINFORCE("MlpLstmPolicy", _vec_env(n_envs, max_episode_length), n_steps=10, seed=0, **kwargs)
+
+
+def _record_collection(model: RecurrentREINFORCE) -> dict[tuple[int, int], float]:
+    """Log-probability of every action as collection sampled it, by the (env, step id) it was taken at."""
+    recorded: dict[tuple[int, int], float] = {}
+    sample = model._sample_actions
+
+    def recording_sample(env: VecEnv, observations: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        states = model._last_lstm_states
+        starts = th.as_tensor(model._last_episode_starts, dtype=th.float32)
+        actions, extras = sample(env, observations)
+        with th.no_grad():
+            distribution, _ = model.policy.get_distribution(observations, states.pi, starts)  # type: ignore[arg-type]
+            log_prob = distribution.log_prob(th.as_tensor(actions))
+        for observation, value in zip(observations.numpy(), log_prob.numpy(), strict=True):
+            recorded[_key(observation)] = float(value)
+        return actions, extras
+
+    model._sample_actions = recording_sample  # type: ignore[method-assign]
+    return recorded
+
+
+def _collect(model: RecurrentREINFORCE, n_rollouts: int) -> list[RecurrentEpisodeBatch]:
+    """The batches of ``n_rollouts`` more rollouts, without any update between them."""
+    _, callback = model._setup_learn(10**6, callback=None, reset_num_timesteps=model._last_obs is None)
+    batches = []
+    for _ in range(n_rollouts):
+        assert model.env is not None
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+        batch = model.rollout_buffer.get()
+        assert isinstance(batch, RecurrentEpisodeBatch)
+        batches.append(dataclasses.replace(batch, actions=batch.actions.flatten()))
+    return batches
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+@pytest.mark.parametrize(
+    "n_envs, max_episode_length, buffer_kwargs",
+    [
+        (1, 12, {}),
+        (3, 12, {}),  # envs out of step: episodes carried into the next rollout
+        (2, 0, {"max_steps_per_env": 16}),  # episodes never end: cut at the memory bound, continued from the stored state
+    ],
+)
+def test_replay_reproduces_the_log_probs_of_collection(
+    baseline: str, n_envs: int, max_episode_length: int, buffer_kwargs: dict[str, int]
+) -> None:
+    model = _model(n_envs, max_episode_length, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, chunk_size=7)
+    collected = _record_collection(model)
+    trained: dict[tuple[int, int], float] = {}
+    n_carried = n_cut = 0
+    for rollout in range(4):
+        earlier = set(collected)
+        (batch,) = _collect(model, n_rollouts=1)
+        n_cut += model.rollout_buffer.n_cut_segments
+        with th.no_grad():
+            _, log_prob, _ = model._evaluate_actions(batch)
+        assert isinstance(batch.observations, th.Tensor)
+        for observation, value in zip(batch.observations.numpy(), log_prob.numpy(), strict=True):
+            key = _key(observation)
+            assert key not in trained, "a transition was trained twice"
+            trained[key] = float(value)
+            n_carried += rollout > 0 and key in earlier
+    assert len(trained) > 30
+    for key, value in trained.items():
+        assert value == pytest.approx(collected[key], abs=1e-5), key
+    assert (n_carried > 0) == (n_envs == 3)
+    assert (n_cut > 0) == (max_episode_length == 0)
+
+
+def _sequence_states(model: RecurrentREINFORCE, batch: RecurrentEpisodeBatch, sequence: int) -> RNNStates:
+    if batch.initial_states is None:
+        return model._zero_lstm_states(1)
+    states = batch.initial_states[:, :, sequence : sequence + 1]
+    return RNNStates((states[0], states[1]), (states[2], states[3]))
+
+
+def _sequence_observations(batch: RecurrentEpisodeBatch, sequence: int, with_bootstrap: bool = False) -> th.Tensor:
+    assert isinstance(batch.observations, th.Tensor)
+    start, length = int(batch.sequence_starts[sequence]), int(batch.sequence_lengths[sequence])
+    observations = batch.observations[start : start + length]
+    bootstrap = int(batch.sequence_bootstraps[sequence])
+    if with_bootstrap and bootstrap >= 0:
+        assert isinstance(batch.bootstrap_observations, th.Tensor)
+        observations = th.cat([observations, batch.bootstrap_observations[bootstrap : bootstrap + 1].float()])
+    return observations
+
+
+def _stepwise_log_probs(model: RecurrentREINFORCE, batch: RecurrentEpisodeBatch) -> th.Tensor:
+    """Log-probabilities from one unpadded policy call per sequence: the reference for the batched replay."""
+    log_probs = []
+    for sequence in range(len(batch.sequence_lengths)):
+        observations = _sequence_observations(batch, sequence)
+        states = _sequence_states(model, batch, sequence)
+        distribution, _ = model.policy.get_distribution(observations, states.pi, th.zeros(len(observations)))  # type: ignore[arg-type]
+        start = int(batch.sequence_starts[sequence])
+        log_probs.append(distribution.log_prob(batch.actions[start : start + len(observations)]))
+    return th.cat(log_probs)
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+@pytest.mark.parametrize("max_episode_length, buffer_kwargs", [(12, {}), (0, {"max_steps_per_env": 16})])
+def test_replayed_gradient_is_full_backpropagation_through_each_sequence(
+    baseline: str, max_episode_length: int, buffer_kwargs: dict[str, int]
+) -> None:
+    model = _model(3, max_episode_length, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs)
+    *_, batch = _collect(model, n_rollouts=3)
+    weights = th.randn(len(batch.actions), generator=th.Generator().manual_seed(0))
+
+    def gradient(log_prob: th.Tensor) -> list[th.Tensor]:
+        model.policy.zero_grad()
+        (weights * log_prob).sum().backward()
+        return [th.zeros_like(p) if p.grad is None else p.grad.clone() for p in model.policy.parameters()]
+
+    # Replayed in chunks that cut sequences apart: every chunk still replays its sequences from their start
+    chunks = [slice(0, 5), slice(5, 17), slice(17, None)]
+    replayed = th.cat([model._evaluate_actions(batch.select(chunk))[1] for chunk in chunks])
+    reference = _stepwise_log_probs(model, batch)
+    assert th.allclose(replayed, reference, atol=1e-6)
+    for replayed_grad, reference_grad in zip(gradient(replayed), gradient(reference), strict=True):
+        assert th.allclose(replayed_grad, reference_grad, atol=1e-5)
+
+
+def test_gradient_reaches_the_first_observation_and_no_other_episode() -> None:
+    model = _model(3, baseline="none")
+    *_, batch = _collect(model, n_rollouts=2)
+    assert isinstance(batch.observations, th.Tensor)
+    observations = batch.observations.clone().requires_grad_(True)
+    batch = dataclasses.replace(batch, observations=observations)
+    # The longest episode's last action
+    longest = len(batch.sequence_lengths) - 1
+    first, length = int(batch.sequence_starts[longest]), int(batch.sequence_lengths[longest])
+    assert length >= 5
+    _, log_prob, _ = model._evaluate_actions(batch.select(th.tensor([first + length - 1])))
+    log_prob.sum().backward()
+    assert observations.grad is not None
+    gradient_norms = observations.grad.abs().sum(dim=1)
+    assert gradient_norms[first] > 0, "the last action's gradient does not reach the episode's first observation"
+    assert (gradient_norms[first : first + length] > 0).all()
+    outside = th.ones(len(gradient_norms), dtype=th.bool)
+    outside[first : first + length] = False
+    assert (gradient_norms[outside] == 0).all(), "the gradient leaks into other episodes"
+
+
+@pytest.mark.parametrize("enable_critic_lstm", [True, False])
+def test_critic_values_replay_each_episode_with_its_bootstrap_observation(enable_critic_lstm: bool) -> None:
+    policy_kwargs = dict(lstm_hidden_size=8, net_arch=dict(pi=[8], vf=[8]), enable_critic_lstm=enable_critic_lstm)
+    model = _model(3, baseline="critic", chunk_size=20, policy_kwargs=policy_kwargs)
+    *_, batch = _collect(model, n_rollouts=2)
+    assert batch.bootstrap_observations is not None, "the env truncates some episodes"
+    values, bootstrap_values = model._critic_values(batch)
+    assert bootstrap_values is not None
+    expected_values, expected_bootstraps = [], {}
+    with th.no_grad():
+        for sequence in range(len(batch.sequence_lengths)):
+            observations = _sequence_observations(batch, sequence, with_bootstrap=True)
+            states = _sequence_states(model, batch, sequence)
+            sequence_values = model.policy.predict_values(observations, states.vf, th.zeros(len(observations))).flatten()  # type: ignore[arg-type]
+            length = int(batch.sequence_lengths[sequence])
+            expected_values.append(sequence_values[:length])
+            if int(batch.sequence_bootstraps[sequence]) >= 0:
+                expected_bootstraps[int(batch.sequence_bootstraps[sequence])] = float(sequence_values[length])
+    np.testing.assert_allclose(values, th.cat(expected_values).numpy(), atol=1e-6)
+    assert sorted(expected_bootstraps) == list(range(len(bootstrap_values)))
+    np.testing.assert_allclose(bootstrap_values, [expected_bootstraps[i] for i in range(len(bootstrap_values))], atol=1e-6)
+
+
+def test_minibatches_hold_whole_episodes() -> None:
+    model = _model(3, batch_size=16)
+    *_, batch = _collect(model, n_rollouts=2)
+    minibatches = model._minibatches(batch)
+    assert len(minibatches) > 2
+    every = th.cat([th.as_tensor(indices) for indices in minibatches])
+    assert th.equal(th.sort(every).values, th.arange(len(batch.actions)))
+    for indices in minibatches:
+        assert isinstance(indices, th.Tensor)
+        sequences = th.unique(batch.sequence_ids[indices])
+        assert len(indices) == int(batch.sequence_lengths[sequences].sum()), "a minibatch splits an episode"
+        # In time order within each episode, as the replay needs them
+        assert th.equal(indices, th.sort(indices).values) or len(sequences) > 1
