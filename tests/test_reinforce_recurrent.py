@@ -1,6 +1,7 @@
 """RecurrentREINFORCE: episodes replayed from their first step reproduce collection, and their gradient is full BPTT."""
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -8,12 +9,17 @@ import numpy as np
 import pytest
 import torch as th
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from sb3_reinforce import RecurrentREINFORCE
+from benchmarks.memory_tasks import cue_recall_factory
+from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch
 from tests.envs import LoggedEpisodesEnv
 
+# Waiting steps between the cue and the answer in the learning test
+CUE_DELAY = 8
 ID_SCALE = 100.0  # step ids enter the LSTM divided by this, so its gates do not saturate
 
 
@@ -215,3 +221,110 @@ def test_minibatches_hold_whole_episodes() -> None:
         assert len(indices) == int(batch.sequence_lengths[sequences].sum()), "a minibatch splits an episode"
         # In time order within each episode, as the replay needs them
         assert th.equal(indices, th.sort(indices).values) or len(sequences) > 1
+
+
+def test_forget_gate_bias_is_added_to_every_lstm() -> None:
+    policy_kwargs = dict(lstm_hidden_size=4, n_lstm_layers=2, enable_critic_lstm=True)
+    reference = RecurrentREINFORCE(
+        "MlpLstmPolicy", "CartPole-v1", seed=0, policy_kwargs={**policy_kwargs, "lstm_forget_bias": 0.0}
+    )
+    biased = RecurrentREINFORCE(
+        "MlpLstmPolicy", "CartPole-v1", seed=0, policy_kwargs={**policy_kwargs, "lstm_forget_bias": 2.5}
+    )
+    for lstm in ("lstm_actor", "lstm_critic"):
+        for layer in range(2):
+            name = f"{lstm}.bias_hh_l{layer}"
+            difference = dict(biased.policy.named_parameters())[name] - dict(reference.policy.named_parameters())[name]
+            # Gates in PyTorch's order: input, forget, cell, output
+            assert th.allclose(difference, th.tensor([0.0] * 4 + [2.5] * 4 + [0.0] * 8))
+
+
+def test_without_a_critic_no_critic_lstm_is_built() -> None:
+    assert RecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1", baseline="mean").policy.lstm_critic is None
+    assert RecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1", baseline="critic").policy.lstm_critic is not None
+
+
+@pytest.mark.parametrize(
+    "policy_kwargs, message",
+    [
+        (dict(lstm_kwargs=dict(dropout=0.1)), "dropout=0.1"),
+        (dict(shared_lstm=True, enable_critic_lstm=True), "shared_lstm=True and enable_critic_lstm=True"),
+    ],
+)
+def test_lstm_settings_the_replay_cannot_reproduce_are_refused(policy_kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1", policy_kwargs=policy_kwargs)
+
+
+@pytest.mark.parametrize("baseline", ["mean", "critic"])
+def test_save_load_predict_with_states(tmp_path: Path, baseline: str) -> None:
+    model = _model(2, baseline=baseline).learn(300)
+    model.save(tmp_path / "model.zip")
+    loaded = RecurrentREINFORCE.load(tmp_path / "model.zip")
+    observations = np.random.default_rng(0).uniform(0, 1, size=(5, 2, 2)).astype(np.float32)
+    states: dict[str, Any] = {"model": None, "loaded": None}
+    for t, observation in enumerate(observations):
+        starts = np.array([t == 0, t == 2])
+        actions = {}
+        for name, agent in (("model", model), ("loaded", loaded)):
+            actions[name], states[name] = agent.predict(observation, states[name], starts, deterministic=True)
+        assert np.array_equal(actions["model"], actions["loaded"])
+        assert all(np.array_equal(a, b) for a, b in zip(states["model"], states["loaded"], strict=True))
+    # The states carry memory: another history gives another state
+    _, fresh = model.predict(observations[-1], None, np.array([True, True]), deterministic=True)
+    assert fresh is not None and not np.allclose(fresh[0], states["model"][0])
+    with pytest.raises(ValueError, match="it is a RecurrentREINFORCE save"):
+        REINFORCE.load(tmp_path / "model.zip")
+
+
+def test_learns_to_recall_a_cue_where_a_feed_forward_policy_cannot() -> None:
+    kwargs: dict[str, Any] = dict(n_steps=16, learning_rate=3e-3, seed=0)
+    recurrent = RecurrentREINFORCE(
+        "MlpLstmPolicy",
+        make_vec_env(cue_recall_factory(CUE_DELAY), n_envs=8, seed=0),
+        policy_kwargs=dict(lstm_hidden_size=16, net_arch=dict(pi=[16], vf=[16]), lstm_forget_bias=3.0),
+        **kwargs,
+    ).learn(30_000)
+    feed_forward = REINFORCE("MlpPolicy", make_vec_env(cue_recall_factory(CUE_DELAY), n_envs=8, seed=0), **kwargs).learn(
+        30_000
+    )
+    eval_env = make_vec_env(cue_recall_factory(CUE_DELAY), n_envs=4, seed=100)
+    # +1 for naming the cue, -1 otherwise: a memoryless policy's expected return is 0
+    assert _mean_return(recurrent, eval_env) > 0.8
+    assert abs(_mean_return(feed_forward, eval_env)) < 0.4
+
+
+def _mean_return(model: REINFORCE, env: VecEnv) -> float:
+    mean, _ = evaluate_policy(model, env, n_eval_episodes=100)
+    assert isinstance(mean, float)
+    return mean
+
+
+def test_zoo_trains_and_enjoys_reinforce_lstm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rl_zoo3")
+    from sb3_reinforce.zoo.cli import main
+
+    conf = tmp_path / "conf.yml"
+    conf.write_text(
+        "CartPole-v1:\n  policy: 'MlpLstmPolicy'\n  n_envs: 2\n  n_timesteps: 400\n"
+        '  policy_kwargs: "dict(lstm_hidden_size=8, lstm_forget_bias=2.0)"\n'
+    )
+    main(
+        [
+            "train",
+            "--algo",
+            "reinforce_lstm",
+            "--env",
+            "CartPole-v1",
+            "-conf",
+            str(conf),
+            "-f",
+            str(tmp_path),
+            "--eval-freq",
+            "-1",
+        ]
+    )
+    model = RecurrentREINFORCE.load(tmp_path / "reinforce_lstm" / "CartPole-v1_1" / "CartPole-v1.zip")
+    assert model.num_timesteps == 400 and model.policy.lstm_actor.hidden_size == 8
+    main(["enjoy", "--algo", "reinforce_lstm", "--env", "CartPole-v1", "-f", str(tmp_path), "-n", "50", "--no-render"])
+    assert "Loading" in capsys.readouterr().out

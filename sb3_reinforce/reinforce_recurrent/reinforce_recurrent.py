@@ -14,7 +14,13 @@ from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch, RecurrentEpisodicRolloutBuffer
 from sb3_reinforce.common.torch_utils import select_rows
 from sb3_reinforce.reinforce.reinforce import REINFORCE
-from sb3_reinforce.reinforce_recurrent.policies import CnnLstmPolicy, MlpLstmPolicy, MultiInputLstmPolicy
+from sb3_reinforce.reinforce_recurrent.policies import (
+    DEFAULT_FORGET_BIAS,
+    CnnLstmPolicy,
+    MlpLstmPolicy,
+    MultiInputLstmPolicy,
+    add_forget_gate_bias,
+)
 
 SelfRecurrentREINFORCE = TypeVar("SelfRecurrentREINFORCE", bound="RecurrentREINFORCE")
 
@@ -52,8 +58,14 @@ class RecurrentREINFORCE(REINFORCE):
 
     ``batch_size`` minibatches hold whole episodes (about ``batch_size`` transitions each). Without
     a critic (``baseline="none"`` or ``"mean"``) the policy builds no critic LSTM unless
-    ``policy_kwargs`` asks for one. Evaluate and predict as with RecurrentPPO:
-    ``predict(obs, state, episode_start, deterministic)``, or SB3's ``evaluate_policy``.
+    ``policy_kwargs`` asks for one. ``policy_kwargs`` takes sb3-contrib's LSTM settings
+    (``lstm_hidden_size``, ``n_lstm_layers``, ``shared_lstm``, ``enable_critic_lstm``,
+    ``lstm_kwargs``) and one more, ``lstm_forget_bias`` (default 1.0): added to the LSTMs'
+    forget-gate biases at construction, so that memories and their gradients last beyond a few
+    steps from the start (0 gives PyTorch's initialization, which sb3-contrib's RecurrentPPO uses).
+
+    Evaluate and predict as with RecurrentPPO: ``predict(obs, state, episode_start, deterministic)``,
+    or SB3's ``evaluate_policy``.
 
     :param policy: The policy model to use (MlpLstmPolicy, CnnLstmPolicy, MultiInputLstmPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
@@ -82,11 +94,14 @@ class RecurrentREINFORCE(REINFORCE):
 
     def _make_policy(self) -> ActorCriticPolicy:
         policy_kwargs = dict(self.policy_kwargs)
+        forget_bias = policy_kwargs.pop("lstm_forget_bias", DEFAULT_FORGET_BIAS)
         # Without a critic, a critic LSTM would only be trained on nothing
         policy_kwargs.setdefault("enable_critic_lstm", self.uses_critic and not policy_kwargs.get("shared_lstm", False))
-        return self.policy_class(  # type: ignore[return-value]
+        policy = self.policy_class(
             self.observation_space, self.action_space, self.lr_schedule, use_sde=self.use_sde, **policy_kwargs
         )
+        add_forget_gate_bias(policy, forget_bias)  # type: ignore[arg-type]
+        return policy  # type: ignore[return-value]
 
     def _zero_lstm_states(self, n: int) -> RNNStates:
         n_layers, _, hidden = self.policy.lstm_hidden_state_shape

@@ -30,9 +30,10 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
 PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
 EPILOG = """\
---algo reinforce (and reinforce_mask, MaskableREINFORCE) works in every command. `train --algo
-reinforce` reads the presets shipped with sb3_reinforce (hyperparams/reinforce.yml, or
-reinforce_mask.yml) unless -conf/--conf-file is given. The plot commands
+--algo reinforce (and reinforce_mask, MaskableREINFORCE; reinforce_lstm, RecurrentREINFORCE) works in
+every command. `train --algo reinforce` reads the presets shipped with sb3_reinforce
+(hyperparams/reinforce.yml, or reinforce_mask.yml, reinforce_lstm.yml) unless -conf/--conf-file is
+given. The plot commands
 also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
 train, enjoy and record_video read a run's files (models, config.yml, args.yml, VecNormalize
 statistics) as data, never running code from them; --trust-files reads them as RL Zoo does.

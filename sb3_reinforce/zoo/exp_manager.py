@@ -20,8 +20,12 @@ from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_ta
 ALGO = "reinforce"
 # The name of MaskableREINFORCE in RL Zoo, as ppo_mask is MaskablePPO's
 MASK_ALGO = "reinforce_mask"
+# The name of RecurrentREINFORCE in RL Zoo, as ppo_lstm is RecurrentPPO's
+RECURRENT_ALGO = "reinforce_lstm"
 # The presets shipped for each algorithm of the package
-PRESETS = {algo: Path(sb3_reinforce.__file__).parent / "hyperparams" / f"{algo}.yml" for algo in (ALGO, MASK_ALGO)}
+PRESETS = {
+    algo: Path(sb3_reinforce.__file__).parent / "hyperparams" / f"{algo}.yml" for algo in (ALGO, MASK_ALGO, RECURRENT_ALGO)
+}
 # Left in the hyperparameters by _preprocess_hyperparams: _preprocess_action_noise turns them into action_noise
 ACTION_NOISE_KEYS = frozenset({"noise_type", "noise_std"})
 
