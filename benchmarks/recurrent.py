@@ -1,7 +1,7 @@
 """
 Recurrent policies on tasks that need memory: RecurrentREINFORCE, sb3-contrib's RecurrentPPO and
 feed-forward REINFORCE (the memoryless reference) on CartPoleNoVel-v1 (RL Zoo's CartPole without
-velocities), POPGym's RepeatPreviousEasy and a cue-recall task at three delays (16, 64, 256 steps).
+velocities), POPGym's RepeatPreviousEasy and a cue-recall task at three delays (16, 32, 64 steps).
 
     python -m benchmarks.recurrent --workers 16                  # every task, algorithm and seed
     python -m benchmarks.recurrent --tasks CueRecall-16 --algos RecurrentPPO,REINFORCE --seeds 1 --budget 5000 --out /tmp/rec
@@ -50,6 +50,7 @@ from benchmarks.memory_tasks import (
     make_repeat_previous_easy,
     random_policy_return,
 )
+from sb3_reinforce.reinforce_recurrent.policies import add_forget_gate_bias
 
 N_ENVS = 8
 EVALUATIONS = 10
@@ -57,11 +58,11 @@ EVAL_EPISODES = 20
 # The evaluation env runs this many copies (it divides EVAL_EPISODES, so each copy runs as many episodes)
 EVAL_ENVS = 5
 EVAL_SEED_OFFSET = 10_000
-CUE_RECALL_DELAYS = (16, 64, 256)
-CUE_RECALL_BUDGETS = (300_000, 120_000, 150_000)
+CUE_RECALL_DELAYS = (16, 32, 64)
+CUE_RECALL_BUDGETS = (150_000, 150_000, 150_000)
 DEFAULT_OUT = Path("docs/benchmarks/recurrent")
 ALGOS = ("RecurrentREINFORCE", "RecurrentPPO", "REINFORCE")
-LSTM_KEYS = ("lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm", "lstm_kwargs")
+LSTM_KEYS = ("lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm", "lstm_kwargs", "lstm_forget_bias")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,9 +91,9 @@ def _cue_recall_task(delay: int, budget: int) -> Task:
 
 
 # Default budgets (env steps per run): CartPoleNoVel-v1 at RL Zoo's 100k; the others such that RecurrentPPO,
-# by far the slowest (ESTIMATED_STEPS_PER_S), takes at most about 450 s of CPU a run, so that the whole benchmark
-# (51 runs: 5 seeds on CartPoleNoVel-v1, 3 on the others, 3 algorithms) takes about 16 x 7 CPU-minutes and
-# 16 workers finish in about 8-9 minutes (17 RecurrentPPO runs: one worker runs two of CartPoleNoVel-v1's)
+# by far the slowest (ESTIMATED_STEPS_PER_S), takes at most about 520 s of CPU a run (CueRecall-64), so
+# that the whole benchmark (51 runs: 5 seeds on CartPoleNoVel-v1, 3 on the others, 3 algorithms) takes
+# about 16 x 7 CPU-minutes and 16 workers finish in about 9 minutes (17 RecurrentPPO runs)
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
@@ -137,9 +138,9 @@ ESTIMATED_STEPS_PER_S: dict[tuple[str, str], float] = {
     ("CueRecall-64", "RecurrentREINFORCE"): 12159,
     ("CueRecall-64", "RecurrentPPO"): 288,
     ("CueRecall-64", "REINFORCE"): 26611,
-    ("CueRecall-256", "RecurrentREINFORCE"): 12329,
-    ("CueRecall-256", "RecurrentPPO"): 339,
-    ("CueRecall-256", "REINFORCE"): 31380,
+    ("CueRecall-32", "RecurrentREINFORCE"): 12159,
+    ("CueRecall-32", "RecurrentPPO"): 400,
+    ("CueRecall-32", "REINFORCE"): 26611,
 }
 DEFAULT_STEPS_PER_S = 1000.0
 
@@ -155,25 +156,46 @@ LSTM_POLICY_KWARGS: dict[str, Any] = {
 # Settings as in RL Zoo's files: the algorithm's keywords, and `normalize` (VecNormalize's keywords, True for
 # its defaults: observations and returns; absent: none)
 
-# RecurrentREINFORCE's settings per task, to be tuned. n_steps is the minimum per env of a rollout, which
-# then runs until every env has ended its episode: with 8 envs each rollout holds at least 8 episodes. On
-# CartPoleNoVel-v1 observations are normalized, returns not (as sb3_reinforce/hyperparams/reinforce_lstm.yml)
+# RecurrentREINFORCE's settings per task, from single-seed probes (seed 0, 2-core machine; see
+# docs/modules/reinforce_recurrent.md). n_steps is the minimum per env of a rollout, which then runs until
+# every env has ended its episode: with 8 envs each rollout holds at least 8 episodes.
+# - CartPoleNoVel-v1: sb3_reinforce/hyperparams/reinforce_lstm.yml (observations normalized, returns not).
+# - RepeatPreviousEasy: actions change no later observation or reward, so gamma 0 is the exact credit
+#   assignment (with 0.99, no progress in 200k steps; with 0, 0.53 at 100k).
+# - Cue recall: one reward of +-1 at the end. gamma 0.9 shrinks the noise of the waiting steps' returns
+#   (their actions matter to nothing) while the answer keeps its full return; a forget-gate bias of 3 keeps
+#   the cue through the delay; normalize_advantage=False, since standardizing advantages made a solved
+#   policy collapse once nearly every answer was right.
+CUE_RECALL_REINFORCE: dict[str, Any] = {
+    "n_steps": 16,
+    "baseline": "mean",
+    "gamma": 0.9,
+    "normalize_advantage": False,
+    "learning_rate": 3e-4,
+    "policy_kwargs": {**LSTM_POLICY_KWARGS, "lstm_forget_bias": 3.0},
+}
 RECURRENT_REINFORCE: dict[str, dict[str, Any]] = {
     "CartPoleNoVel-v1": {
         "normalize": {"norm_obs": True, "norm_reward": False},
-        "n_steps": 64,
+        "n_steps": 32,
         "baseline": "mean",
-        "learning_rate": 1e-3,
+        "learning_rate": 3e-3,
         "policy_kwargs": LSTM_POLICY_KWARGS,
     },
-    "RepeatPreviousEasy": {"n_steps": 64, "baseline": "mean", "learning_rate": 1e-3, "policy_kwargs": LSTM_POLICY_KWARGS},
-    "CueRecall-16": {"n_steps": 64, "baseline": "mean", "learning_rate": 1e-3, "policy_kwargs": LSTM_POLICY_KWARGS},
-    "CueRecall-64": {"n_steps": 64, "baseline": "mean", "learning_rate": 1e-3, "policy_kwargs": LSTM_POLICY_KWARGS},
-    "CueRecall-256": {"n_steps": 64, "baseline": "mean", "learning_rate": 1e-3, "policy_kwargs": LSTM_POLICY_KWARGS},
+    "RepeatPreviousEasy": {
+        "n_steps": 16,
+        "baseline": "mean",
+        "gamma": 0.0,
+        "learning_rate": 3e-3,
+        "policy_kwargs": LSTM_POLICY_KWARGS,
+    },
+    **{f"CueRecall-{delay}": CUE_RECALL_REINFORCE for delay in CUE_RECALL_DELAYS},
 }
 
 # RecurrentPPO: RL Zoo's tuned entry for CartPoleNoVel-v1 (hyperparams/ppo_lstm.yml, with `normalize: True`
-# and 8 envs); elsewhere sb3-contrib's defaults but the policy (and n_steps=128, the default, stated).
+# and 8 envs). RL Zoo has no entry for the other tasks: there sb3-contrib's defaults (n_steps=128,
+# batch_size=128, n_epochs=10, lr 3e-4, GAE 0.95) with the same policy and discount as RecurrentREINFORCE,
+# and on cue recall the same forget-gate bias, so that the two differ in their algorithm only.
 # "lin_X": a linear schedule from X to 0, as in RL Zoo
 RECURRENT_PPO: dict[str, dict[str, Any]] = {
     "CartPoleNoVel-v1": {
@@ -188,9 +210,10 @@ RECURRENT_PPO: dict[str, dict[str, Any]] = {
         "clip_range": "lin_0.2",
         "policy_kwargs": {**LSTM_POLICY_KWARGS, "enable_critic_lstm": True},
     },
+    "RepeatPreviousEasy": {"n_steps": 128, "gamma": 0.0, "policy_kwargs": LSTM_POLICY_KWARGS},
     **{
-        name: {"n_steps": 128, "policy_kwargs": LSTM_POLICY_KWARGS}
-        for name in ("RepeatPreviousEasy", *(f"CueRecall-{delay}" for delay in CUE_RECALL_DELAYS))
+        f"CueRecall-{delay}": {"n_steps": 128, "gamma": 0.9, "policy_kwargs": {**LSTM_POLICY_KWARGS, "lstm_forget_bias": 3.0}}
+        for delay in CUE_RECALL_DELAYS
     },
 }
 
@@ -303,7 +326,14 @@ def make_model(run: Run) -> BaseAlgorithm:
     policy, settings = algorithm_settings(run.task, run.algo)
     kwargs = {key: _convert(value) for key, value in copy.deepcopy(settings).items() if key != "normalize"}
     env = make_env(TASKS[run.task], run.seed, N_ENVS, settings)
-    return algorithm_class(run.algo)(policy, env, seed=run.seed, device="cpu", verbose=0, **kwargs)
+    forget_bias = None
+    if run.algo == "RecurrentPPO":
+        # RecurrentREINFORCE's policy_kwargs key, applied here to sb3-contrib's policy
+        forget_bias = kwargs.get("policy_kwargs", {}).pop("lstm_forget_bias", None)
+    model = algorithm_class(run.algo)(policy, env, seed=run.seed, device="cpu", verbose=0, **kwargs)
+    if forget_bias is not None:
+        add_forget_gate_bias(model.policy, forget_bias)  # type: ignore[arg-type]
+    return model
 
 
 class EvaluateAndSave(BaseCallback):

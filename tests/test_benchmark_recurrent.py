@@ -162,7 +162,7 @@ def test_plan_runs_puts_the_longest_first_and_takes_each_tasks_seeds() -> None:
     assert seconds == sorted(seconds, reverse=True)
     assert runs[0].algo == "RecurrentPPO"
     assert {run.seed for run in runs if run.task == "CartPoleNoVel-v1"} == set(range(5))
-    assert {run.seed for run in runs if run.task == "CueRecall-256"} == set(range(3))
+    assert {run.seed for run in runs if run.task == "CueRecall-64"} == set(range(3))
     assert all(run.budget == 100_000 for run in runs if run.task == "CartPoleNoVel-v1")
     small = recurrent.plan_runs(["CueRecall-16"], ["REINFORCE"], seeds=2, budget=500)
     assert sorted(run.name for run in small) == ["CueRecall-16__REINFORCE__500__seed0", "CueRecall-16__REINFORCE__500__seed1"]
