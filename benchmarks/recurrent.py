@@ -599,8 +599,9 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         "defaults, observations and returns normalized; absent: no normalization), `lin_X` a learning rate or "
         "clip range decaying linearly from X to 0. RecurrentPPO takes RL Zoo's tuned entry for CartPoleNoVel-v1 "
         "(`hyperparams/ppo_lstm.yml`) and elsewhere sb3-contrib's defaults (`n_steps=128` stated), with the "
-        "recurrent policy of RL Zoo's entry. RecurrentREINFORCE's settings are a starting point, not tuned; "
-        "feed-forward REINFORCE takes them without the LSTM keys.",
+        "recurrent policy of RL Zoo's entry and RecurrentREINFORCE's discount and forget-gate bias. "
+        "RecurrentREINFORCE's settings come from single-seed probes (seed 0; the reasons are in "
+        "`benchmarks/recurrent.py`); feed-forward REINFORCE takes them without the LSTM keys.",
         "",
     ]
     tasks = [task for task in TASKS if any(result["task"] == task for result in results)]
