@@ -572,18 +572,25 @@ def _settings_lines(results: list[dict[str, Any]], task: str) -> list[str]:
     return lines
 
 
+def _machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine['platform']}, {machine['cpu_count']} CPUs, Python {machine['python']}, torch {machine['torch']}, "
+        f"stable-baselines3 {machine['stable_baselines3']}, gymnasium {machine['gymnasium']}, numpy {machine['numpy']}"
+    )
+
+
 def write_report(out: Path, meta: dict[str, Any]) -> Path:
     """Rebuild ``results.md`` and a ``learning_curves_<task>.png`` per task from every run's JSON file under ``out``."""
     results = [read_json(path) for path in sorted((out / "runs").glob("*.json"))]
-    machine = meta["machine"]
-    runs_made = sorted({(result["meta"]["command"], result["meta"]["date"]) for result in results}, key=lambda made: made[1])
+    # Each run records the machine it ran on: the report names those, not the one that writes it
+    runs_made = sorted(
+        {(result["meta"]["command"], result["meta"]["date"], _machine_line(result["meta"]["machine"])) for result in results},
+        key=lambda made: made[1],
+    )
     lines = [
         "# Recurrent policies on tasks that need memory",
         "",
-        f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs",
-        f"- Python {machine['python']}, torch {machine['torch']}, stable-baselines3 {machine['stable_baselines3']}, "
-        f"gymnasium {machine['gymnasium']}, numpy {machine['numpy']}",
-        *[f"- Runs made by `{command}`, started {date}" for command, date in runs_made],
+        *[f"- Runs made by `{command}`, started {date}, on {machine}" for command, date, machine in runs_made],
         f"- Report written {meta['date']} by `{meta['command']}`",
         "",
         "RecurrentREINFORCE and sb3-contrib's RecurrentPPO (`MlpLstmPolicy`) against feed-forward REINFORCE "
