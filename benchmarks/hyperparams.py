@@ -45,7 +45,7 @@ class Hyperparams:
 
 
 def algorithm_name(algo: str) -> str:
-    """``"REINFORCE-critic"`` -> ``"REINFORCE"``; other names are unchanged."""
+    """``"REINFORCE-critic"`` (or ``"REINFORCE-critic-discarded"``) -> ``"REINFORCE"``; other names are unchanged."""
     return algo.split("-", 1)[0]
 
 
@@ -88,8 +88,9 @@ def _normalize_kwargs(value: bool | str | dict[str, Any]) -> dict[str, Any] | No
 
 def load_hyperparams(algo: str, env_id: str) -> Hyperparams:
     """
-    Hyperparameters of ``algo`` (``"A2C"``, ``"PPO"`` or ``"REINFORCE-<baseline>"``) on ``env_id``.
-    REINFORCE's baseline comes from the name and overrides the YAML entry's.
+    Hyperparameters of ``algo`` (``"A2C"``, ``"PPO"`` or ``"REINFORCE-<baseline>[-<carried_episodes>]"``)
+    on ``env_id``. REINFORCE's baseline (and ``carried_episodes``, when named) come from the name and
+    override the YAML entry's.
     """
     name = algorithm_name(algo)
     source, entry = _raw_hyperparams(name, env_id)
@@ -102,7 +103,9 @@ def load_hyperparams(algo: str, env_id: str) -> Hyperparams:
     policy = str(kwargs.pop("policy", "MlpPolicy"))
     normalize = _normalize_kwargs(kwargs.pop("normalize", False))
     if name == "REINFORCE":
-        kwargs["baseline"] = algo.split("-", 1)[1]
+        _, kwargs["baseline"], *carried_episodes = algo.split("-")
+        if carried_episodes:
+            (kwargs["carried_episodes"],) = carried_episodes
     return Hyperparams(source=source, n_envs=n_envs, policy=policy, normalize=normalize, kwargs=kwargs)
 
 

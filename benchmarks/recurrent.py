@@ -422,9 +422,18 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     """Each worker process uses one thread: the workers, not torch, use the cores."""
     torch.set_num_threads(1)
+
+
+def invocation(module: str, argv: list[str]) -> dict[str, Any]:
+    """Machine, command line and date (UTC) of this invocation of ``python -m module``."""
+    return {
+        "machine": machine_description(),
+        "command": shlex.join(["python", "-m", module, *argv]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def is_finished(path: Path) -> bool:
@@ -443,8 +452,10 @@ def plan_runs(tasks: list[str], algos: list[str], seeds: int | None, budget: int
     return sorted(runs, key=lambda run: run.estimated_seconds(), reverse=True)
 
 
-def run_all(runs: list[Run], runs_dir: Path, workers: int, meta: dict[str, Any]) -> int:
-    """Run the runs not finished yet in parallel worker processes; return how many failed."""
+def run_all(
+    runs: list[Run], runs_dir: Path, workers: int, meta: dict[str, Any], initializer: Callable[[], None] = init_worker
+) -> int:
+    """Run the runs not finished yet in parallel worker processes (set up by ``initializer``); return how many failed."""
     pending = [run for run in runs if not is_finished(runs_dir / f"{run.name}.json")]
     print(
         f"recurrent: {len(runs) - len(pending)} of {len(runs)} runs already done, {len(pending)} to run on {workers} workers"
@@ -453,7 +464,7 @@ def run_all(runs: list[Run], runs_dir: Path, workers: int, meta: dict[str, Any])
     if not pending:
         return 0
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer) as pool:
         futures = {pool.submit(run_one, run, runs_dir, meta): run for run in pending}
         for count, future in enumerate(as_completed(futures), start=1):
             run = futures[future]
@@ -669,11 +680,7 @@ def main(argv: list[str]) -> int:
     if missing and not args.report_only:
         others = ",".join(algo for algo in algos if algo not in missing)
         parser.error(f"{', '.join(missing)} cannot be imported here; run the others with --algos {others}")
-    meta = {
-        "machine": machine_description(),
-        "command": shlex.join(["python", "-m", "benchmarks.recurrent", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    meta = invocation("benchmarks.recurrent", argv)
     failures = 0
     if not args.report_only:
         failures = run_all(plan_runs(tasks, algos, args.seeds, args.budget), args.out / "runs", args.workers, meta)

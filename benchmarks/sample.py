@@ -27,6 +27,13 @@ from benchmarks.hyperparams import Hyperparams, load_hyperparams, make_env, make
 
 SMALL_TASK_ALGOS = ("REINFORCE-none", "REINFORCE-mean", "REINFORCE-critic", "A2C", "PPO")
 LARGE_TASK_ALGOS = ("REINFORCE-critic", "A2C", "PPO")
+
+
+def carried_episode_variants(baseline: str) -> tuple[str, ...]:
+    """REINFORCE with ``baseline`` and each non-default ``carried_episodes`` (the default is ``REINFORCE-<baseline>``)."""
+    return (f"REINFORCE-{baseline}-uncorrected", f"REINFORCE-{baseline}-discarded")
+
+
 EVAL_EVERY = 5_000
 # The final score of a run is the mean of its last this many evaluations (EVAL_EVERY apart, whatever the spacing before)
 FINAL_EVALUATIONS = 5
@@ -52,8 +59,8 @@ class Task:
 
 TASKS = (
     # The peer runs where Tianshou is installed, on the task its settings are for
-    Task("CartPole-v1", 475.0, 200_000, 5, (*SMALL_TASK_ALGOS, tianshou_peer.ALGO)),
-    Task("Acrobot-v1", -100.0, 500_000, 5, SMALL_TASK_ALGOS),
+    Task("CartPole-v1", 475.0, 200_000, 5, (*SMALL_TASK_ALGOS, *carried_episode_variants("mean"), tianshou_peer.ALGO)),
+    Task("Acrobot-v1", -100.0, 500_000, 5, (*SMALL_TASK_ALGOS, *carried_episode_variants("critic"))),
     Task("LunarLander-v3", 200.0, 1_000_000, 5, LARGE_TASK_ALGOS),
     Task("InvertedPendulum-v5", 950.0, 300_000, 5, LARGE_TASK_ALGOS),
     Task("Hopper-v5", None, 1_000_000, 3, LARGE_TASK_ALGOS),

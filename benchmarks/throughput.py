@@ -1,7 +1,8 @@
 """
-Throughput suite on CartPole-v1: env steps per second of ``learn()`` for REINFORCE and A2C (both with
-their defaults), and of the "collection limit", a loop that only runs the policy's forward pass and
-``env.step``. The three are measured in the same process, interleaved, several times each.
+Throughput suite on CartPole-v1: env steps per second of ``learn()`` for REINFORCE (its defaults, and
+each other ``carried_episodes``) and A2C (its defaults), and of the "collection limit", a loop that only
+runs the policy's forward pass and ``env.step``. All are measured in the same process, interleaved,
+several times each.
 """
 
 import functools
@@ -27,9 +28,9 @@ def _env(n_envs: int, seed: int) -> VecEnv:
     return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
 
 
-def learn_speed(algo_class: type[REINFORCE] | type[A2C], n_envs: int, steps: int, seed: int) -> float:
-    """Env steps per second of ``learn(steps)`` for a new model (its construction is not timed)."""
-    model = algo_class("MlpPolicy", _env(n_envs, seed), seed=seed, device="cpu")
+def learn_speed(algo_class: type[REINFORCE] | type[A2C], n_envs: int, steps: int, seed: int, **kwargs: Any) -> float:
+    """Env steps per second of ``learn(steps)`` for a new model with ``kwargs`` (its construction is not timed)."""
+    model = algo_class("MlpPolicy", _env(n_envs, seed), seed=seed, device="cpu", **kwargs)
     start = time.perf_counter()
     model.learn(steps)
     return model.num_timesteps / (time.perf_counter() - start)
@@ -54,6 +55,8 @@ def collection_limit_speed(n_envs: int, steps: int, seed: int) -> float:
 # Each measure takes (n_envs, steps, seed) and returns env steps per second
 MEASURES: dict[str, Callable[[int, int, int], float]] = {
     "REINFORCE": functools.partial(learn_speed, REINFORCE),
+    "REINFORCE-uncorrected": functools.partial(learn_speed, REINFORCE, carried_episodes="uncorrected"),
+    "REINFORCE-discarded": functools.partial(learn_speed, REINFORCE, carried_episodes="discarded"),
     "A2C": functools.partial(learn_speed, A2C),
     "limit": collection_limit_speed,
 }
@@ -93,18 +96,25 @@ def throughput_section(data: dict[str, Any] | None) -> list[str]:
         return [*lines, "Not run: no `throughput.json`.", ""]
     lines += [
         f"{data['env_id']}, `DummyVecEnv`, one torch thread; median env steps per second over {data['repeats']} repeat(s) "
-        f"of {data['steps']} steps, the three measures interleaved in one process. REINFORCE and A2C: `learn()` with "
-        "their defaults (REINFORCE: n_steps=1, Adam; A2C: n_steps=5, RMSprop), a new model each time. Limit: "
+        f"of {data['steps']} steps, the measures interleaved in one process. REINFORCE and A2C: `learn()` with "
+        "their defaults (REINFORCE: n_steps=1, Adam, carried episodes importance-weighted; A2C: n_steps=5, "
+        "RMSprop), a new model each time; REINFORCE's other `carried_episodes` beside it. Limit: "
         "`model.policy(obs)` of SB3's A2C MlpPolicy under `torch.no_grad()` and `env.step`, no learning. "
         f"Measured {data['meta']['date']} with `{data['meta']['command']}`.",
         "",
-        "| n_envs | REINFORCE steps/s | A2C steps/s | limit steps/s | REINFORCE / A2C | REINFORCE / limit |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| n_envs | REINFORCE steps/s | uncorrected | discarded | A2C steps/s | limit steps/s | REINFORCE / A2C "
+        "| REINFORCE / limit | REINFORCE / uncorrected |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in data["results"]:
         median = row["median"]
+        # Files from before carried_episodes have no variants
+        variants = [median.get(name) for name in ("REINFORCE-uncorrected", "REINFORCE-discarded")]
+        cells = ["—" if value is None else f"{value:,.0f}" for value in variants]
+        weighting_cost = "—" if variants[0] is None else f"{median['REINFORCE'] / variants[0]:.2f}"
         lines.append(
-            f"| {row['n_envs']} | {median['REINFORCE']:,.0f} | {median['A2C']:,.0f} | {median['limit']:,.0f} "
-            f"| {row['reinforce_over_a2c']:.2f} | {row['reinforce_over_limit']:.2f} |"
+            f"| {row['n_envs']} | {median['REINFORCE']:,.0f} | {cells[0]} | {cells[1]} | {median['A2C']:,.0f} "
+            f"| {median['limit']:,.0f} | {row['reinforce_over_a2c']:.2f} | {row['reinforce_over_limit']:.2f} "
+            f"| {weighting_cost} |"
         )
     return [*lines, ""]

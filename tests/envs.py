@@ -146,3 +146,33 @@ class MaskedChainEnv(TwoStateChainEnv):
 
     def transition_table(self) -> np.ndarray:
         return np.concatenate([super().transition_table(), np.eye(2)[:, None, :]], axis=1)
+
+
+class AlternatingChainEnv(TwoStateChainEnv):
+    """
+    ``TwoStateChainEnv`` whose episodes last ``HORIZONS[0]`` and ``HORIZONS[1]`` steps in turn,
+    starting with ``HORIZONS[phase]``: vectorized copies of different phases drift out of step, so
+    rollouts end inside episodes that the next rollout finishes. States ``2 * t + x`` for ``t`` up
+    to the longer horizon.
+
+    :param phase: Index in ``HORIZONS`` of the first episode's length
+    """
+
+    HORIZONS = (3, 5)
+
+    def __init__(self, phase: int = 0) -> None:
+        super().__init__()
+        self.observation_space = spaces.Discrete(2 * max(self.HORIZONS))
+        self.episode = phase - 1
+
+    @property
+    def horizon(self) -> int:
+        return self.HORIZONS[self.episode % 2]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict[str, Any]]:
+        self.episode += 1
+        return super().reset(seed=seed, options=options)
+
+    def _advance(self, reward: float) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        self.t += 1
+        return 2 * min(self.t, self.horizon - 1) + self.x, reward, self.t >= self.horizon, False, {}

@@ -44,7 +44,18 @@ def test_the_peer_runs_on_cartpole_only_where_tianshou_is_installed(monkeypatch:
     peers = [spec for spec in specs if spec.algo == tianshou_peer.ALGO]
     assert [spec.env_id for spec in peers] == (["CartPole-v1"] if installed else [])
     assert all(spec.hyperparams == tianshou_peer.HYPERPARAMS for spec in peers)
-    assert {spec.algo for spec in specs} - {tianshou_peer.ALGO} == set(sample.SMALL_TASK_ALGOS)
+    variants = {*sample.carried_episode_variants("mean"), *sample.carried_episode_variants("critic")}
+    assert {spec.algo for spec in specs} - {tianshou_peer.ALGO} == {*sample.SMALL_TASK_ALGOS, *variants}
+
+
+def test_carried_episode_variants_set_the_option() -> None:
+    specs = sample.plan_runs(["CartPole-v1"], quick=False, seeds=range(1), budget=1000)
+    options = {spec.algo: spec.hyperparams.kwargs.get("carried_episodes") for spec in specs}
+    assert options["REINFORCE-mean-uncorrected"] == "uncorrected" and options["REINFORCE-mean-discarded"] == "discarded"
+    # The default, importance weights, is the plain name
+    assert options["REINFORCE-mean"] is None
+    discarded = next(spec for spec in specs if spec.algo == "REINFORCE-mean-discarded")
+    assert discarded.hyperparams.kwargs["baseline"] == "mean"
 
 
 def test_eval_points_end_at_the_budget() -> None:
@@ -230,7 +241,8 @@ def test_report_names_the_runs_not_done_yet(tmp_path: Path) -> None:
     assert "### CartPole-v1" in report and (tmp_path / "learning_curves_CartPole-v1.png").is_file()
     not_run = report.split("Not run yet")[1]
     assert "- CartPole-v1: REINFORCE-none (all seeds), REINFORCE-mean (all seeds), REINFORCE-critic (seeds 1-4)" in not_run
-    assert "--envs CartPole-v1 --algos REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO,Tianshou-REINFORCE " in not_run
+    algos = "REINFORCE-none,REINFORCE-mean,REINFORCE-critic,A2C,PPO,REINFORCE-mean-uncorrected,REINFORCE-mean-discarded"
+    assert f"--envs CartPole-v1 --algos {algos},Tianshou-REINFORCE " in not_run
     others = "Acrobot-v1,LunarLander-v3,InvertedPendulum-v5,Hopper-v5"
     command = f"`python -m benchmarks.run --suites sample --envs {others} --out {tmp_path}`"
     assert f"- No runs of {others.replace(',', ', ')}: {command}" in not_run

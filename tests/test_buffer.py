@@ -250,6 +250,7 @@ def test_nbytes_is_the_storage_of_max_steps_per_env_transitions() -> None:
         {"image": spaces.Box(0, 255, (4, 4, 3), dtype=np.uint8), "vector": spaces.Box(-1, 1, (5,))}
     )
     buffer = EpisodicRolloutBuffer(4, observation_space, spaces.Box(-1, 1, (2,)), n_envs=3, max_steps_per_env=10)
-    # Per transition: uint8 image, float32 vector, float32 actions, float32 reward, bool end, int64 episode step
-    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8
+    # Per transition: uint8 image, float32 vector, float32 actions, float32 reward, bool end, int64 episode step,
+    # float32 behaviour log-probability
+    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8 + 4
     assert buffer.nbytes == 10 * 3 * per_transition

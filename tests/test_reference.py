@@ -18,13 +18,16 @@ from sb3_reinforce import REINFORCE
 
 REFERENCE = Path(__file__).parent / "data" / "reference_parameters.npz"
 # Settings that cover every path of the loop and the update: each baseline, GAE, gamma**t weights,
-# minibatches with target_kl, critic steps, chunked evaluation, a Box action space, cut episodes
+# minibatches with target_kl, critic steps, chunked evaluation, a Box action space, cut episodes, and
+# each treatment of carried episodes (2 envs carry some: the others take the default, importance weights)
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "none": ("CartPole-v1", dict(baseline="none")),
     "mean-gamma_t": ("CartPole-v1", dict(baseline="mean", gamma_t_weighting=True, normalize_advantage=False)),
     "critic-gae": ("CartPole-v1", dict(baseline="critic", gae_lambda=0.9, critic_gradient_steps=3)),
     "minibatches-target_kl": ("CartPole-v1", dict(baseline="critic", batch_size=16, target_kl=0.005, chunk_size=5)),
     "box-cut": ("Pendulum-v1", dict(baseline="critic", rollout_buffer_kwargs=dict(max_steps_per_env=60))),
+    "uncorrected": ("CartPole-v1", dict(baseline="mean", carried_episodes="uncorrected")),
+    "discarded": ("CartPole-v1", dict(baseline="mean", carried_episodes="discarded")),
 }
 
 

@@ -72,7 +72,7 @@ def _collect(model: RecurrentREINFORCE, n_rollouts: int) -> list[RecurrentEpisod
         model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
         batch = model.rollout_buffer.get()
         assert isinstance(batch, RecurrentEpisodeBatch)
-        batches.append(dataclasses.replace(batch, actions=batch.actions.flatten()))
+        batches.append(batch)
     return batches
 
 

@@ -28,6 +28,10 @@ class EpisodeBatch:
     actions: th.Tensor
     episode_steps: th.Tensor
     """Index ``t`` of each transition within its episode (for the optional ``gamma**t`` weight)."""
+    behaviour_log_probs: th.Tensor
+    """Log-probability of each action under the policy that sampled it (stored at collection)."""
+    carried: th.Tensor
+    """Whether each transition was collected in an earlier rollout: the start of an episode carried into this one."""
     n_episodes: int
     """Episodes (or cut segments of one) that end in this batch."""
 
@@ -82,6 +86,8 @@ class EpisodicRolloutBuffer:
         after ``n_steps`` steps, as A2C does.
     :param store_bootstrap_observations: Keep the observations after truncations and cuts, whose
         critic values bootstrap the returns. Set by the algorithm when it trains a critic.
+    :param discard_carried_episodes: Train on no episode that a previous rollout started: the rest of
+        such an episode is stored (its env keeps stepping) but left out of the batch.
     """
 
     # The batch type ``get`` returns: a subclass that stores more per transition gives it a field per extra array
@@ -100,6 +106,7 @@ class EpisodicRolloutBuffer:
         n_envs: int = 1,
         max_steps_per_env: int | None = None,
         store_bootstrap_observations: bool = True,
+        discard_carried_episodes: bool = False,
     ):
         if max_steps_per_env is None:
             max_steps_per_env = max(2 * buffer_size, DEFAULT_MAX_STEPS_PER_ENV)
@@ -117,6 +124,7 @@ class EpisodicRolloutBuffer:
         self.n_envs = n_envs
         self.max_steps_per_env = max_steps_per_env
         self.store_bootstrap_observations = store_bootstrap_observations
+        self.discard_carried_episodes = discard_carried_episodes
 
         self._obs_spaces: dict[str, spaces.Space]
         if isinstance(observation_space, spaces.Dict):
@@ -147,6 +155,7 @@ class EpisodicRolloutBuffer:
             "rewards": ((), np.float32),
             "episode_ends": ((), np.bool_),
             "episode_steps": ((), np.int64),
+            "behaviour_log_probs": ((), np.float32),
         }
 
     @property
@@ -168,6 +177,8 @@ class EpisodicRolloutBuffer:
     def reset(self) -> None:
         """Discard everything, carried episodes included (call it whenever the envs are reset)."""
         self.pos = 0
+        # Rows before it hold the transitions carried from earlier rollouts
+        self._rollout_start = 0
         self.first_row = np.zeros(self.n_envs, dtype=np.int64)
         self._next_episode_step = np.zeros(self.n_envs, dtype=np.int64)
         self._tail_start = np.zeros(self.n_envs, dtype=np.int64)
@@ -226,7 +237,7 @@ class EpisodicRolloutBuffer:
             for array in self._arrays():
                 array[destination, env] = array[source, env]
         self.first_row = new_pos - tail_lengths
-        self.pos = new_pos
+        self.pos = self._rollout_start = new_pos
         self._tail_start = np.full(self.n_envs, new_pos, dtype=np.int64)
         # Carried episodes have no end yet, so no bootstrap observation refers to them
         self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs = [], [], []
@@ -294,7 +305,12 @@ class EpisodicRolloutBuffer:
             if self.store_bootstrap_observations:
                 env_obs = {k: v[env] for k, v in last_obs.items()} if isinstance(last_obs, dict) else last_obs[env]
                 self._add_bootstrap(pos - 1, int(env), env_obs)
-        train_mask = (rows >= self.first_row) & (rows <= last_end)
+        first_trained_row = self.first_row
+        if self.discard_carried_episodes:
+            # The rows up to the end of each env's carried episode (if it has one) are not trained
+            carried = self.first_row < self._rollout_start
+            first_trained_row = np.where(carried, self._first_episode_end() + 1, self.first_row)
+        train_mask = (rows >= first_trained_row) & (rows <= last_end)
         self._batch_rows, self._batch_envs = np.nonzero(train_mask)
         self._tail_start = last_end + 1
         self._n_episodes = int(ends[train_mask].sum())
@@ -310,13 +326,43 @@ class EpisodicRolloutBuffer:
         """The fields of the batch that ``get`` returns, by name (a subclass adds its own)."""
         observations = {key: self._batch_of(array) for key, array in self.observations.items()}
         extras = {name: self._batch_of(self.transitions[name]) for name in self.transitions.keys() - self._BASE_ARRAYS}
+        actions = self._batch_of(self.actions)
         return {
             "observations": observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
-            "actions": self._batch_of(self.actions),
+            # Discrete actions as a vector, as SB3's distributions take them
+            "actions": actions.flatten() if isinstance(self.action_space, spaces.Discrete) else actions,
             "episode_steps": self._batch_of(self.episode_steps),
             "n_episodes": self._n_episodes,
+            "carried": self._to_torch(self._batch_rows < self._rollout_start),
             **extras,
         }
+
+    def _first_episode_end(self) -> np.ndarray:
+        """Per env, the row where its first stored episode (or segment) ends; ``pos`` if it has not ended."""
+        rows = np.arange(self.pos)[:, None]
+        ends = self.episode_ends[: self.pos] & (rows >= self.first_row)
+        return np.where(ends.any(axis=0), ends.argmax(axis=0), self.pos)
+
+    def importance_weights(self, carried_log_ratios: np.ndarray) -> np.ndarray:
+        """
+        Per-decision importance weights of the batch's transitions, for episodes whose start an
+        earlier policy collected: ``w_t = prod_{k <= t, k carried} pi(a_k|s_k) / mu(a_k|s_k)``, the
+        ratio of the current to the collecting policy's probabilities of the episode's carried actions
+        up to ``t``. A transition after the carried part takes the whole prefix's ratio; one of an
+        episode with no carried part takes 1.
+
+        :param carried_log_ratios: ``log pi - log mu`` of each carried transition, in batch order
+        :return: ``w_t`` of every transition, in batch order
+        """
+        carried = self._batch_rows < self._rollout_start
+        log_weights = np.zeros((self.pos, self.n_envs), dtype=np.float64)
+        log_weights[self._batch_rows[carried], self._batch_envs[carried]] = carried_log_ratios
+        # Carried transitions are the first rows of each env's first episode: a running sum over rows
+        # is the log-weight up to each row, until that episode's end
+        cumulative = np.cumsum(log_weights, axis=0)
+        in_first_episode = np.arange(self.pos)[:, None] <= self._first_episode_end()
+        weights = np.where(in_first_episode, np.exp(cumulative), 1.0)
+        return weights[self._batch_rows, self._batch_envs]
 
     def _batch_of(self, array: np.ndarray) -> th.Tensor:
         """The batch's transitions of a ``(rows, envs, ...)`` array, in the batch's order."""
@@ -340,6 +386,7 @@ class EpisodicRolloutBuffer:
         self,
         values: np.ndarray | None = None,
         bootstrap_values: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """
         Monte-Carlo returns of the batch and, with a critic, its advantages.
@@ -348,8 +395,12 @@ class EpisodicRolloutBuffer:
             without a critic.
         :param bootstrap_values: ``V(s)`` of ``bootstrap_observations()``, in order, or None
             (then truncated episodes and cut segments bootstrap with 0).
-        :return: ``(returns, advantages)`` flat in ``get()`` order. Without a critic the
-            advantages are the returns themselves (the algorithm subtracts any other baseline).
+        :param weights: Per-decision importance weights ``w_t`` of the batch (``importance_weights``),
+            or None for all 1: each reward, value and bootstrap value enters the advantages times the
+            weight of its transition.
+        :return: ``(returns, advantages)`` flat in ``get()`` order: the returns as collected (the
+            critic's targets), and the advantages. Without a critic the advantages are the (weighted)
+            returns (the algorithm subtracts any other baseline, times the weights).
         """
         pos, batch = self.pos, (self._batch_rows, self._batch_envs)
         bootstrap = np.zeros((pos, self.n_envs), dtype=np.float64)
@@ -357,12 +408,20 @@ class EpisodicRolloutBuffer:
             bootstrap[self._bootstrap_rows, self._bootstrap_envs] = bootstrap_values
         rewards, ends = self.rewards[:pos], self.episode_ends[:pos]
         returns = discounted_returns(rewards, ends, bootstrap, self.gamma)
-        if values is None:
-            return returns[batch], returns[batch]
         value_grid = np.zeros((pos, self.n_envs), dtype=np.float64)
-        value_grid[batch] = values
+        if values is not None:
+            value_grid[batch] = values
+        weighted_returns = returns
+        if weights is not None:
+            # Per-decision importance sampling: the reward, value and bootstrap of step k count w_k times
+            weight_grid = np.ones((pos, self.n_envs), dtype=np.float64)
+            weight_grid[batch] = weights
+            rewards, bootstrap, value_grid = rewards * weight_grid, bootstrap * weight_grid, value_grid * weight_grid
+            weighted_returns = discounted_returns(rewards, ends, bootstrap, self.gamma)
+        if values is None:
+            return returns[batch], weighted_returns[batch]
         if self.gae_lambda == 1.0:
-            advantages = returns - value_grid
+            advantages = weighted_returns - value_grid
         else:
             advantages = gae_advantages(rewards, value_grid, ends, bootstrap, self.gamma, self.gae_lambda)
         return returns[batch], advantages[batch]

@@ -16,7 +16,7 @@ import pathlib
 import warnings
 import zipfile
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch as th
@@ -37,6 +37,9 @@ from sb3_reinforce.common.validation import check_finite, observation_dtypes
 
 SelfEpisodicOnPolicyAlgorithm = TypeVar("SelfEpisodicOnPolicyAlgorithm", bound="EpisodicOnPolicyAlgorithm")
 
+CarriedEpisodes = Literal["importance_weighted", "uncorrected", "discarded"]
+CARRIED_EPISODES: tuple[str, ...] = ("importance_weighted", "uncorrected", "discarded")
+
 # Default chunk_size: as many transitions as hold this many bytes of observations as float32 (the
 # networks' input; 148 Atari frames of 84x84x4), and at most DEFAULT_MAX_CHUNK_ROWS
 DEFAULT_CHUNK_BYTES = 16 * 2**20
@@ -52,6 +55,9 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     :param env: The environment to learn from (if registered in Gym, can be str)
     :param chunk_size: Most transitions that the networks evaluate at once in training (None:
         ``DEFAULT_CHUNK_BYTES`` of float32 observations, at most ``DEFAULT_MAX_CHUNK_ROWS``)
+    :param carried_episodes: How an episode that a rollout starts and the next one finishes is
+        trained: ``"importance_weighted"`` (its part collected by the earlier policy corrected by
+        per-decision importance weights), ``"uncorrected"`` or ``"discarded"`` (not trained)
     :param kwargs: The other arguments of ``OnPolicyAlgorithm``
     """
 
@@ -59,9 +65,19 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     # The buffer class when rollout_buffer_class is None
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = EpisodicRolloutBuffer
 
-    def __init__(self, policy: str | type[ActorCriticPolicy], env: GymEnv | str, chunk_size: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        chunk_size: int | None = None,
+        carried_episodes: CarriedEpisodes = "importance_weighted",
+        **kwargs: Any,
+    ):
+        if carried_episodes not in CARRIED_EPISODES:
+            raise ValueError(f"carried_episodes={carried_episodes!r} is not one of {', '.join(map(repr, CARRIED_EPISODES))}")
         super().__init__(policy, env, **kwargs)
         self.chunk_size = chunk_size
+        self.carried_episodes = carried_episodes
         self._warned_about_cuts = False
 
     @property
@@ -86,6 +102,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             gae_lambda=self.gae_lambda,
             n_envs=self.n_envs,
             store_bootstrap_observations=self.uses_critic,
+            discard_carried_episodes=self.carried_episodes == "discarded",
             **self.rollout_buffer_kwargs,
         )
         self.policy = self._make_policy().to(self.device)
@@ -225,14 +242,17 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """
         Hook: the actions of one step of all envs (as sampled, before clipping), and the per-step
-        extras that the buffer stores with them (by the name of its ``transition_arrays``).
+        extras that the buffer stores with them (by the name of its ``transition_arrays``): at least
+        ``behaviour_log_probs``, the actions' log-probabilities, which weight carried episodes.
 
         :param env: The training environment
         :param observations: The current observations, as tensors
         """
         with th.no_grad():
-            actions = self.policy.get_distribution(observations).get_actions().cpu().numpy()
-        return actions, {}
+            distribution = self.policy.get_distribution(observations)
+            actions = distribution.get_actions()
+            log_probs = distribution.log_prob(actions)
+        return actions.cpu().numpy(), {"behaviour_log_probs": log_probs.cpu().numpy()}
 
     def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
         """
@@ -274,6 +294,23 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 for chunk in chunk_slices(n_rows(observations), self._chunk_rows)
             ]
         return np.concatenate(values)
+
+    def _importance_weights(self, batch: EpisodeBatch) -> np.ndarray | None:
+        """
+        With ``carried_episodes="importance_weighted"``, the per-decision importance weights of the
+        batch's transitions (see ``EpisodicRolloutBuffer.importance_weights``): the current policy's
+        log-probabilities of the carried actions, evaluated ``chunk_size`` at a time, against those
+        stored at collection. None when nothing is carried (or no weighting is asked for).
+        """
+        carried = th.nonzero(batch.carried).flatten()
+        if self.carried_episodes != "importance_weighted" or len(carried) == 0:
+            return None
+        with th.no_grad():
+            log_probs = th.cat(
+                [self._evaluate_actions(batch.select(chunk))[1] for chunk in th.split(carried, self._chunk_rows)]
+            )
+        log_ratios = (log_probs.double() - batch.behaviour_log_probs[carried].double()).cpu().numpy()
+        return self.rollout_buffer.importance_weights(log_ratios)
 
     def _accumulate_gradient(
         self,

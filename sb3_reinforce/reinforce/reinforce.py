@@ -1,6 +1,5 @@
 """REINFORCE: its constructor, its update and its baselines, on the episodic loop of ``EpisodicOnPolicyAlgorithm``."""
 
-import dataclasses
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
@@ -14,7 +13,7 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
-from sb3_reinforce.common.episodic_algorithm import EpisodicOnPolicyAlgorithm
+from sb3_reinforce.common.episodic_algorithm import CarriedEpisodes, EpisodicOnPolicyAlgorithm
 from sb3_reinforce.common.torch_utils import approx_kl_divergence, chunk_slices, standardize
 from sb3_reinforce.common.validation import finite_number, learning_rate_number, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -101,6 +100,14 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         chunks' gradients: the same update (up to float rounding), with working memory that does not grow
         with the batch. None (default): as many as hold 16 MiB of observations as float32 (148
         frames of 84x84x4), at most 8192.
+    :param carried_episodes: How an episode that one rollout starts and the next one finishes (an
+        env still running its episode when the others are done) is trained, its first part having
+        been collected by the policy before the update: ``"importance_weighted"`` (default) weights
+        each term by the ratio of the current to the collecting policy's probabilities of the
+        episode's earlier actions (per-decision importance sampling), so the gradient stays the
+        current policy's; ``"uncorrected"`` trains on it as if the current policy had collected it
+        (the behaviour before 0.1.0, biased); ``"discarded"`` does not train on it. With one env
+        nothing is carried. See the docs' "Episodes that span two rollouts".
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -150,6 +157,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         critic_gradient_steps: int = 1,
         target_kl: float | None = None,
         chunk_size: int | None = None,
+        carried_episodes: CarriedEpisodes = "importance_weighted",
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -210,6 +218,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             device=device,
             seed=seed,
             chunk_size=chunk_size,
+            carried_episodes=carried_episodes,
             _init_setup_model=False,
         )
         action_space = getattr(self, "action_space", None)  # unset when loading without an env
@@ -259,8 +268,6 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             return
 
         batch = buffer.get()
-        if isinstance(self.action_space, spaces.Discrete):
-            batch = dataclasses.replace(batch, actions=batch.actions.flatten())
 
         values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch)
         returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
@@ -359,13 +366,18 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         (returns minus the baseline, or GAE with the critic), before any gradient step.
         """
         buffer = self.rollout_buffer
+        weights = self._importance_weights(batch)
+        self.logger.record("train/n_carried", int(batch.carried.sum()))
+        if weights is not None:
+            self.logger.record("train/max_importance_weight", float(weights.max()))
         if not self.uses_critic:
-            returns, advantages = buffer.compute_returns_and_advantages()
+            returns, advantages = buffer.compute_returns_and_advantages(weights=weights)
             if self.baseline == "mean":
-                advantages = advantages - (self.return_mean or 0.0)
+                # A baseline term counts as its transition's reward does: times its importance weight
+                advantages = advantages - (1.0 if weights is None else weights) * (self.return_mean or 0.0)
             return None, returns, advantages
         values, bootstrap_values = self._critic_values(batch)
-        return values, *buffer.compute_returns_and_advantages(values, bootstrap_values)
+        return values, *buffer.compute_returns_and_advantages(values, bootstrap_values, weights)
 
     def _behaviour_log_prob(self, batch: EpisodeBatch, n_minibatches: int) -> th.Tensor | None:
         """

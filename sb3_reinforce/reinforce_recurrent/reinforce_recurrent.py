@@ -128,12 +128,13 @@ class RecurrentREINFORCE(REINFORCE):
         with th.no_grad():
             if self.uses_critic:
                 # The critic's LSTM steps too: its state starts the rest of an episode cut at the rollout's end
-                actions, _, _, self._last_lstm_states = self.policy(observations, states, episode_starts)
+                actions, _, log_probs, self._last_lstm_states = self.policy(observations, states, episode_starts)
             else:
                 distribution, actor_states = self.policy.get_distribution(observations, states.pi, episode_starts)  # type: ignore[arg-type]
                 actions = distribution.get_actions()
+                log_probs = distribution.log_prob(actions)
                 self._last_lstm_states = RNNStates(actor_states, states.vf)
-        return actions.cpu().numpy(), {}
+        return actions.cpu().numpy(), {"behaviour_log_probs": log_probs.cpu().numpy()}
 
     def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
         states = self._last_lstm_states
