@@ -9,8 +9,8 @@ import pytest
 import torch as th
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.envs import FixedLengthImageEnv
-from sb3_reinforce import REINFORCE
+from benchmarks.envs import FixedLengthEnv, FixedLengthImageEnv
+from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.reinforce.reinforce import Baseline
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -88,4 +88,28 @@ def test_training_on_images_stays_within_the_stated_memory_bound(baseline: Basel
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         growth, storage = pool.submit(_peak_rss_growth_mib, baseline).result()
     assert storage == pytest.approx(EPISODE_LENGTH * 84 * 84 * 4 / 2**20, rel=0.01)
+    assert growth <= 2 * storage + WORKING_MEMORY_MIB
+
+
+# Vector episodes as long as the default memory bound (max_steps_per_env): RecurrentREINFORCE replays each
+# whole, with the gradient through all its steps
+RECURRENT_EPISODE_LENGTH = 10_000
+
+
+def _recurrent_peak_rss_growth_mib(baseline: Baseline) -> tuple[float, float]:
+    """Train the default LSTM policy (256 units) on two long vector episodes in this (fresh) process."""
+    th.set_num_threads(1)
+    env = make_vec_env(lambda: FixedLengthEnv(RECURRENT_EPISODE_LENGTH), n_envs=1, seed=0)
+    model = RecurrentREINFORCE("MlpLstmPolicy", env, baseline=baseline, seed=0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model.learn(2 * RECURRENT_EPISODE_LENGTH)
+    assert model._n_updates == 2 and model.rollout_buffer.n_cut_segments == 0
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**10
+    return growth, model.rollout_buffer.nbytes / 2**20
+
+
+def test_recurrent_replay_of_long_vector_episodes_stays_within_the_stated_memory_bound() -> None:
+    # The critic replays each episode a second time (its own LSTM): the larger of the two cases (194 and 288 MiB)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        growth, storage = pool.submit(_recurrent_peak_rss_growth_mib, "critic").result()
     assert growth <= 2 * storage + WORKING_MEMORY_MIB
