@@ -233,3 +233,18 @@ def test_smoke_run_writes_runs_and_report_and_reruns_unfinished_runs(tmp_path: P
     rerun = read_json(interrupted)
     assert rerun["finished"] and len(rerun["evaluations"]) == 11
     assert read_json(kept)["marker"] == "kept"
+
+
+def test_probes_change_only_their_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import recurrent_probes
+
+    # Copies, so that the probes change this test's settings only
+    monkeypatch.setattr(recurrent, "RECURRENT_REINFORCE", dict(recurrent.RECURRENT_REINFORCE))
+    monkeypatch.setattr(recurrent, "RECURRENT_PPO", dict(recurrent.RECURRENT_PPO))
+    before_reinforce, before_ppo = dict(recurrent.RECURRENT_REINFORCE), dict(recurrent.RECURRENT_PPO)
+    recurrent_probes.apply_probe("critic")
+    recurrent_probes.apply_probe("short-chunks")
+    assert recurrent.RECURRENT_REINFORCE["CueRecall-32"] == {**before_reinforce["CueRecall-32"], "baseline": "critic"}
+    assert recurrent.RECURRENT_PPO["CueRecall-64"] == {**before_ppo["CueRecall-64"], "n_steps": 32}
+    changed = [task for task in before_reinforce if recurrent.RECURRENT_REINFORCE[task] != before_reinforce[task]]
+    assert changed == ["CueRecall-32"]
