@@ -1,4 +1,4 @@
-"""Helpers shared by the suites: run metadata, JSON files, peak memory."""
+"""Helpers shared by the suites: run metadata, JSON files, peak memory, periodic evaluations."""
 
 import datetime
 import json
@@ -7,6 +7,7 @@ import platform
 import resource
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import gymnasium
 import numpy as np
 import stable_baselines3
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 
 def machine_description() -> dict[str, Any]:
@@ -55,3 +57,47 @@ def peak_rss_mib() -> float:
     """Peak resident set size of this process so far, in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class EvaluateAndSave(BaseCallback):
+    """
+    Evaluate the model when ``num_timesteps`` first reaches each of ``points`` and rewrite the run's
+    JSON file after each evaluation, so an interrupted run keeps what it measured. Subclasses say
+    what an evaluation measures (``measure``).
+
+    :param points: Env steps at which to evaluate, ascending
+    :param path: The run's JSON file
+    :param result: The run's JSON content so far (updated in place)
+    """
+
+    def __init__(self, points: list[int], path: Path, result: dict[str, Any]):
+        super().__init__()
+        self.pending = list(points)
+        self.path = path
+        self.result = result
+        self.start = time.perf_counter()
+        self.eval_time = 0.0
+
+    def measure(self) -> dict[str, Any]:
+        """The evaluation's figures, recorded with its step."""
+        raise NotImplementedError
+
+    def _on_step(self) -> bool:
+        crossed = [point for point in self.pending if point <= self.num_timesteps]
+        if crossed:
+            self.pending = self.pending[len(crossed) :]
+            self.evaluate(crossed[-1])
+        return True
+
+    def evaluate(self, point: int) -> None:
+        """Evaluate now, recording the result at ``point`` env steps, and save."""
+        start = time.perf_counter()
+        figures = self.measure()
+        self.eval_time += time.perf_counter() - start
+        self.result["evaluations"].append({"step": point, **figures})
+        self.result.update(
+            timesteps=self.num_timesteps,
+            wall_time_s=time.perf_counter() - self.start,
+            eval_time_s=self.eval_time,
+        )
+        write_json(self.path, self.result)

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.common import machine_description, read_json, write_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json, write_json
 from examples.routing import (
     EVAL_SEED,
     REINFORCE_KWARGS,
@@ -95,46 +94,16 @@ def _make_model(run: Run) -> BaseAlgorithm:
     return algo_class[run.algo]("MlpPolicy", env, seed=run.seed, **ALGOS[run.algo])
 
 
-class EvaluateAndSave(BaseCallback):
-    """
-    Evaluate the deterministic policy when ``num_timesteps`` first reaches each of ``points`` and
-    rewrite the run's JSON file after each evaluation.
-
-    :param run: The run
-    :param points: Env steps at which to evaluate, ascending
-    :param path: The run's JSON file
-    :param result: The run's JSON content so far (updated in place)
-    """
+class RoutingEvaluation(EvaluateAndSave):
+    """Tour lengths of the deterministic policy on the fixed evaluation instances, at ``points``."""
 
     def __init__(self, run: Run, points: list[int], path: Path, result: dict[str, Any]):
-        super().__init__()
+        super().__init__(points, path, result)
         self.run = run
-        self.pending = list(points)
-        self.path = path
-        self.result = result
-        self.start = time.perf_counter()
-        self.eval_time = 0.0
 
-    def _on_step(self) -> bool:
-        crossed = [point for point in self.pending if point <= self.num_timesteps]
-        if crossed:
-            self.pending = self.pending[len(crossed) :]
-            self.evaluate(crossed[-1])
-        return True
-
-    def evaluate(self, point: int) -> None:
-        """Evaluate now, recording the result at ``point`` env steps, and save."""
-        start = time.perf_counter()
+    def measure(self) -> dict[str, Any]:
         env_kwargs = {} if self.run.masked else {"invalid_penalty": INVALID_PENALTY, "max_steps_factor": MAX_STEPS_FACTOR}
-        evaluation = evaluate(self.model, self.run.masked, EVAL_INSTANCES, N_CITIES, EVAL_SEED, **env_kwargs)
-        self.eval_time += time.perf_counter() - start
-        self.result["evaluations"].append({"step": point, **dataclasses.asdict(evaluation)})
-        self.result.update(
-            timesteps=self.num_timesteps,
-            wall_time_s=time.perf_counter() - self.start,
-            eval_time_s=self.eval_time,
-        )
-        write_json(self.path, self.result)
+        return dataclasses.asdict(evaluate(self.model, self.run.masked, EVAL_INSTANCES, N_CITIES, EVAL_SEED, **env_kwargs))
 
 
 def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +121,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     }
     model = _make_model(run)
     points = [round(run.budget * index / EVALUATIONS) for index in range(1, EVALUATIONS + 1)]
-    callback = EvaluateAndSave(run, points, path, result)
+    callback = RoutingEvaluation(run, points, path, result)
     # The untrained policy, at step 0
     callback.init_callback(model)
     callback.evaluate(0)

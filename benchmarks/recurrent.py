@@ -34,14 +34,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
-from benchmarks.common import machine_description, read_json, write_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json, write_json
 from benchmarks.memory_tasks import (
     REPEAT_PREVIOUS_MEMORYLESS_BEST,
     REPEAT_PREVIOUS_RANDOM,
@@ -336,38 +335,20 @@ def make_model(run: Run) -> BaseAlgorithm:
     return model
 
 
-class EvaluateAndSave(BaseCallback):
+class ReturnEvaluation(EvaluateAndSave):
     """
-    Evaluate the deterministic policy on ``eval_env`` when ``num_timesteps`` first reaches each of
-    ``points`` and rewrite the run's JSON file after each evaluation. With ``VecNormalize``, the
-    evaluation env gets a copy of the training env's observation statistics first (frozen: it does
-    not update them).
+    Mean return of the deterministic policy on ``eval_env`` at ``points``. With ``VecNormalize``,
+    the evaluation env gets a copy of the training env's observation statistics first (frozen: it
+    does not update them).
 
     :param eval_env: The evaluation env
-    :param points: Env steps at which to evaluate, ascending
-    :param path: The run's JSON file
-    :param result: The run's JSON content so far (updated in place)
     """
 
     def __init__(self, eval_env: VecEnv, points: list[int], path: Path, result: dict[str, Any]):
-        super().__init__()
+        super().__init__(points, path, result)
         self.eval_env = eval_env
-        self.pending = list(points)
-        self.path = path
-        self.result = result
-        self.start = time.perf_counter()
-        self.eval_time = 0.0
 
-    def _on_step(self) -> bool:
-        crossed = [point for point in self.pending if point <= self.num_timesteps]
-        if crossed:
-            self.pending = self.pending[len(crossed) :]
-            self.evaluate(crossed[-1])
-        return True
-
-    def evaluate(self, point: int) -> None:
-        """Evaluate now, recording the result at ``point`` env steps, and save."""
-        start = time.perf_counter()
+    def measure(self) -> dict[str, Any]:
         training_normalization = self.model.get_vec_normalize_env()
         if training_normalization is not None and training_normalization.norm_obs:
             assert isinstance(self.eval_env, VecNormalize)
@@ -376,14 +357,7 @@ class EvaluateAndSave(BaseCallback):
             tuple[float, float],
             evaluate_policy(self.model, self.eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True),
         )
-        self.eval_time += time.perf_counter() - start
-        self.result["evaluations"].append({"step": point, "mean": float(mean), "std": float(std)})
-        self.result.update(
-            timesteps=self.num_timesteps,
-            wall_time_s=time.perf_counter() - self.start,
-            eval_time_s=self.eval_time,
-        )
-        write_json(self.path, self.result)
+        return {"mean": float(mean), "std": float(std)}
 
 
 def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -408,7 +382,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     model = make_model(run)
     eval_env = make_env(task, run.seed + EVAL_SEED_OFFSET, EVAL_ENVS, settings, training=False)
     points = [round(run.budget * index / EVALUATIONS) for index in range(1, EVALUATIONS + 1)]
-    callback = EvaluateAndSave(eval_env, points, path, result)
+    callback = ReturnEvaluation(eval_env, points, path, result)
     # The untrained policy, at step 0
     callback.init_callback(model)
     callback.evaluate(0)

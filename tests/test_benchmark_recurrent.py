@@ -191,7 +191,7 @@ def test_evaluation_uses_frozen_training_statistics_and_raw_returns(tmp_path: Pa
     eval_env = recurrent.make_env(recurrent.TASKS[run.task], 1, 2, settings, training=False)
     assert isinstance(eval_env, VecNormalize)
     result: dict[str, Any] = {"evaluations": []}
-    callback = recurrent.EvaluateAndSave(eval_env, [400, 1000], tmp_path / "run.json", result)
+    callback = recurrent.ReturnEvaluation(eval_env, [400, 1000], tmp_path / "run.json", result)
     model.learn(1000, callback=callback)
     assert [evaluation["step"] for evaluation in result["evaluations"]] == [400, 1000]
     assert read_json(tmp_path / "run.json")["evaluations"] == result["evaluations"]

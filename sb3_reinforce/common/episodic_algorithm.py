@@ -6,7 +6,7 @@ the envs return, chunked evaluation for the update, and saves that load without 
 A variant overrides the hooks, never the loop: ``_sample_actions`` (the policy call of each step and
 the per-step extras it stores), ``_state_at_rollout_end`` (what the buffer keeps for an episode cut
 there), ``_evaluate_actions``, ``_evaluate_values`` and ``_critic_values`` (the update's policy calls
-on a batch), ``_make_policy`` and the buffer class (``default_rollout_buffer_class``).
+on a batch), ``_on_envs_reset``, ``_make_policy`` and the buffer class (``default_rollout_buffer_class``).
 """
 
 import io
@@ -115,6 +115,11 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             **observation_dtypes(self.observation_space, "terminal observation"),
         }
 
+    def _on_envs_reset(self) -> None:
+        """Hook: forget the episodes the envs were in when ``learn`` resets them."""
+        # Episodes carried from before the reset never finish: drop them
+        self.rollout_buffer.reset()
+
     def _make_policy(self) -> ActorCriticPolicy:
         """Hook: the policy, built from ``policy_class`` and ``policy_kwargs``."""
         return self.policy_class(  # type: ignore[return-value]
@@ -132,8 +137,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         envs_will_reset = reset_num_timesteps or self._last_obs is None
         result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
         if envs_will_reset:
-            # Episodes carried from before the reset never finish: drop them
-            self.rollout_buffer.reset()
+            self._on_envs_reset()
             check_finite({"observation": self._last_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
         return result
 

@@ -108,19 +108,9 @@ class RecurrentREINFORCE(REINFORCE):
         zeros = th.zeros((n_layers, n, hidden), device=self.device)
         return RNNStates((zeros, zeros), (zeros, zeros))
 
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, Any]:
-        envs_will_reset = reset_num_timesteps or self._last_obs is None
-        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-        if envs_will_reset:
-            self._last_lstm_states = self._zero_lstm_states(self.n_envs)
-        return result
+    def _on_envs_reset(self) -> None:
+        super()._on_envs_reset()
+        self._last_lstm_states = self._zero_lstm_states(self.n_envs)
 
     def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         episode_starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
