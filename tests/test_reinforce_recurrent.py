@@ -2,7 +2,7 @@
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 import torch as th
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
@@ -328,3 +329,34 @@ def test_zoo_trains_and_enjoys_reinforce_lstm(tmp_path: Path, capsys: pytest.Cap
     assert model.num_timesteps == 400 and model.policy.lstm_actor.hidden_size == 8
     main(["enjoy", "--algo", "reinforce_lstm", "--env", "CartPole-v1", "-f", str(tmp_path), "-n", "50", "--no-render"])
     assert "Loading" in capsys.readouterr().out
+
+
+def _noise(reward: SupportsFloat) -> SupportsFloat:
+    """A random reward (FakeImageEnv's are all 0, which would give a zero gradient)."""
+    return float(np.random.normal())
+
+
+@pytest.mark.parametrize(
+    "policy, make_env, kwargs",
+    [
+        # Dict observations, truncations bootstrapped by the critic's replay
+        (
+            "MultiInputLstmPolicy",
+            lambda: gym.wrappers.TimeLimit(SimpleMultiObsEnv(), max_episode_steps=5),
+            dict(baseline="critic"),
+        ),
+        ("CnnLstmPolicy", lambda: gym.wrappers.TransformReward(FakeImageEnv(screen_height=36, screen_width=36), _noise), {}),
+        ("MlpLstmPolicy", lambda: gym.make("Pendulum-v1"), dict(baseline="critic", use_sde=True)),
+    ],
+)
+def test_policies_and_spaces_train(policy: str, make_env: Any, kwargs: dict[str, Any]) -> None:
+    env = make_vec_env(make_env, n_envs=2, seed=0)
+    model = RecurrentREINFORCE(policy, env, n_steps=8, seed=0, policy_kwargs=dict(lstm_hidden_size=8), **kwargs)
+    initial = {name: tensor.clone() for name, tensor in model.policy.state_dict().items()}
+    model.learn(400)
+    assert model._n_updates > 0
+    assert any(not th.equal(tensor, initial[name]) for name, tensor in model.policy.state_dict().items())
+    observations = env.reset()
+    assert not isinstance(observations, tuple)
+    actions, states = model.predict(observations, deterministic=True)
+    assert len(actions) == 2 and states is not None
