@@ -3,16 +3,19 @@ Episodes that span two rollouts, with a policy change in between: the sampled gr
 exact gradient of the current policy (``carried_episodes``).
 """
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch as th
+from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.episodic_algorithm import CarriedEpisodes
 from sb3_reinforce.reinforce.reinforce import Baseline
-from tests.envs import AlternatingChainEnv, TwoStateChainEnv
+from tests.envs import AlternatingChainEnv, LoggedEpisodesEnv, TwoStateChainEnv
 
 N_ENVS = 64
 N_BATCHES = 200
@@ -124,3 +127,33 @@ def test_weights_are_one_when_the_policy_did_not_change() -> None:
     assert n_carried > 0
     np.testing.assert_allclose(max_weights, 1.0, atol=1e-6)
     assert np.abs(z_scores(errors)).max() < 4.5
+
+
+def _logged_env(env_id: int) -> Any:
+    """LoggedEpisodesEnv (random episode lengths: envs drift out of step), with masks that forbid action 1 on odd steps."""
+    env = LoggedEpisodesEnv(env_id)
+    return ActionMasker(env, lambda _: np.array([True, env.step_id % 2 == 0]))
+
+
+@pytest.mark.parametrize(
+    "algorithm, policy", [(REINFORCE, "MlpPolicy"), (MaskableREINFORCE, "MlpPolicy"), (RecurrentREINFORCE, "MlpLstmPolicy")]
+)
+def test_stored_behaviour_log_probs_are_the_collecting_policys(algorithm: type[REINFORCE], policy: str) -> None:
+    """With the policy unchanged (learning rate 0), every carried transition weighs 1, however the variant stores them."""
+    venv = DummyVecEnv([lambda env_id=env_id: _logged_env(env_id) for env_id in range(4)])  # type: ignore[misc]
+    model = algorithm(policy, venv, learning_rate=0.0, n_steps=3, seed=0)
+    weights: list[float] = []
+    carried: list[int] = []
+    importance_weights = model._importance_weights
+
+    def recording(batch: Any) -> Any:
+        result = importance_weights(batch)
+        carried.append(int(batch.carried.sum()))
+        if result is not None:
+            weights.extend(result.tolist())
+        return result
+
+    model._importance_weights = recording  # type: ignore[method-assign]
+    model.learn(600)
+    assert sum(carried) > 20
+    np.testing.assert_allclose(weights, 1.0, atol=1e-5)

@@ -29,7 +29,7 @@ class EpisodeBatch:
     episode_steps: th.Tensor
     """Index ``t`` of each transition within its episode (for the optional ``gamma**t`` weight)."""
     behaviour_log_probs: th.Tensor
-    """Log-probability of each action under the policy that sampled it (stored at collection)."""
+    """Log-probability of each carried action under the policy that sampled it (0 for the others)."""
     carried: th.Tensor
     """Whether each transition was collected in an earlier rollout: the start of an episode carried into this one."""
     n_episodes: int
@@ -173,6 +173,10 @@ class EpisodicRolloutBuffer:
     @property
     def episode_steps(self) -> np.ndarray:
         return self.transitions["episode_steps"]
+
+    @property
+    def behaviour_log_probs(self) -> np.ndarray:
+        return self.transitions["behaviour_log_probs"]
 
     def reset(self) -> None:
         """Discard everything, carried episodes included (call it whenever the envs are reset)."""
@@ -324,18 +328,43 @@ class EpisodicRolloutBuffer:
 
     def _batch_fields(self) -> dict[str, Any]:
         """The fields of the batch that ``get`` returns, by name (a subclass adds its own)."""
-        observations = {key: self._batch_of(array) for key, array in self.observations.items()}
-        extras = {name: self._batch_of(self.transitions[name]) for name in self.transitions.keys() - self._BASE_ARRAYS}
-        actions = self._batch_of(self.actions)
+        return {**self._transition_fields(self._batch_rows, self._batch_envs), "n_episodes": self._n_episodes}
+
+    def _transition_fields(self, rows: np.ndarray, envs: np.ndarray) -> dict[str, Any]:
+        """The per-transition fields of the transitions at ``(rows, envs)`` of the storage, as tensors."""
+
+        def select(array: np.ndarray) -> th.Tensor:
+            return self._to_torch(array[rows, envs])
+
+        observations = {key: select(array) for key, array in self.observations.items()}
+        extras = {name: select(self.transitions[name]) for name in self.transitions.keys() - self._BASE_ARRAYS}
+        actions = select(self.actions)
         return {
             "observations": observations if isinstance(self.observation_space, spaces.Dict) else observations[""],
             # Discrete actions as a vector, as SB3's distributions take them
             "actions": actions.flatten() if isinstance(self.action_space, spaces.Discrete) else actions,
-            "episode_steps": self._batch_of(self.episode_steps),
-            "n_episodes": self._n_episodes,
-            "carried": self._to_torch(self._batch_rows < self._rollout_start),
+            "episode_steps": select(self.episode_steps),
+            "carried": self._to_torch(rows < self._rollout_start),
             **extras,
         }
+
+    def _tail(self) -> tuple[np.ndarray, np.ndarray]:
+        """Storage rows and envs of the transitions that the next rollout carries (after each env's last end)."""
+        rows = np.arange(self.pos)[:, None]
+        tail_rows, tail_envs = np.nonzero((rows >= self._tail_start) & (rows < self.pos))
+        return tail_rows, tail_envs
+
+    def tail_batch(self) -> EpisodeBatch:
+        """
+        The transitions of the unfinished episodes that the next rollout will carry (those after
+        each env's last episode end), as a batch, so that the collecting policy's log-probabilities
+        can be stored for them before an update changes it (``set_tail_behaviour_log_probs``).
+        """
+        return self.batch_class(**self._transition_fields(*self._tail()), n_episodes=0)
+
+    def set_tail_behaviour_log_probs(self, log_probs: np.ndarray) -> None:
+        """Store the collecting policy's log-probabilities of ``tail_batch()``'s actions, in its order."""
+        self.behaviour_log_probs[self._tail()] = log_probs
 
     def _first_episode_end(self) -> np.ndarray:
         """Per env, the row where its first stored episode (or segment) ends; ``pos`` if it has not ended."""
@@ -363,10 +392,6 @@ class EpisodicRolloutBuffer:
         in_first_episode = np.arange(self.pos)[:, None] <= self._first_episode_end()
         weights = np.where(in_first_episode, np.exp(cumulative), 1.0)
         return weights[self._batch_rows, self._batch_envs]
-
-    def _batch_of(self, array: np.ndarray) -> th.Tensor:
-        """The batch's transitions of a ``(rows, envs, ...)`` array, in the batch's order."""
-        return self._to_torch(array[self._batch_rows, self._batch_envs])
 
     def bootstrap_observations(self) -> PyTorchObs | None:
         """

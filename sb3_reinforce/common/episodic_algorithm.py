@@ -172,6 +172,9 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
         # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
         rollout_buffer.finish_rollout(self._last_obs, **self._state_at_rollout_end())
+        if self.carried_episodes == "importance_weighted":
+            # Before the update that makes them stale
+            self._store_behaviour_log_probs(rollout_buffer)
         if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
             self._warned_about_cuts = True
             warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
@@ -246,17 +249,29 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """
         Hook: the actions of one step of all envs (as sampled, before clipping), and the per-step
-        extras that the buffer stores with them (by the name of its ``transition_arrays``): at least
-        ``behaviour_log_probs``, the actions' log-probabilities, which weight carried episodes.
+        extras that the buffer stores with them (by the name of its ``transition_arrays``).
 
         :param env: The training environment
         :param observations: The current observations, as tensors
         """
         with th.no_grad():
-            distribution = self.policy.get_distribution(observations)
-            actions = distribution.get_actions()
-            log_probs = distribution.log_prob(actions)
-        return actions.cpu().numpy(), {"behaviour_log_probs": log_probs.cpu().numpy()}
+            actions = self.policy.get_distribution(observations).get_actions().cpu().numpy()
+        return actions, {}
+
+    def _store_behaviour_log_probs(self, rollout_buffer: EpisodicRolloutBuffer) -> None:
+        """
+        Hook: store the collecting policy's log-probabilities of the actions that the next rollout
+        carries, which weight them there (``carried_episodes="importance_weighted"``): one batched
+        evaluation of the buffer's ``tail_batch()``, ``chunk_size`` at a time, at the end of the
+        rollout, rather than a log-probability at every step.
+        """
+        tail = rollout_buffer.tail_batch()
+        if len(tail.actions) == 0:
+            return
+        with th.no_grad():
+            chunks = chunk_slices(len(tail.actions), self._chunk_rows)
+            log_probs = th.cat([self._evaluate_actions(tail.select(chunk))[1] for chunk in chunks])
+        rollout_buffer.set_tail_behaviour_log_probs(log_probs.cpu().numpy())
 
     def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
         """

@@ -63,9 +63,8 @@ class MaskableREINFORCE(REINFORCE):
         )
         with th.no_grad():
             distribution = self.policy.get_distribution(observations, action_masks=masks)  # type: ignore[call-arg]
-            actions = distribution.get_actions()
-            log_probs = distribution.log_prob(actions)
-        return actions.cpu().numpy(), {"action_masks": masks, "behaviour_log_probs": log_probs.cpu().numpy()}
+            actions = distribution.get_actions().cpu().numpy()
+        return actions, {"action_masks": masks}
 
     def _evaluate_actions(self, batch: EpisodeBatch) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         assert isinstance(batch, MaskableEpisodeBatch)

@@ -126,6 +126,13 @@ class RecurrentREINFORCE(REINFORCE):
                 self._last_lstm_states = RNNStates(actor_states, states.vf)
         return actions.cpu().numpy(), {"behaviour_log_probs": log_probs.cpu().numpy()}
 
+    def _store_behaviour_log_probs(self, rollout_buffer: EpisodicRolloutBuffer) -> None:
+        """
+        Nothing to do: ``_sample_actions`` stores every action's log-probability, which the LSTM
+        call of the step gives at little cost, where evaluating the carried episodes after the
+        rollout would need a replay of their own.
+        """
+
     def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
         states = self._last_lstm_states
         return {"lstm_states": th.stack([*states.pi, *states.vf]).cpu().numpy()}
