@@ -78,6 +78,21 @@ class EvaluateAndSave(BaseCallback):
         self.start = time.perf_counter()
         self.eval_time = 0.0
 
+    def train(self, model: Any, budget: int) -> None:
+        """
+        Evaluate ``model`` untrained (at step 0), train it for ``budget`` env steps with the
+        evaluations at ``points``, and mark the run finished in its file.
+        """
+        self.init_callback(model)
+        self.evaluate(0)
+        self.start = time.perf_counter()
+        self.eval_time = 0.0
+        model.learn(budget, callback=self)
+        if self.pending:  # the budget is reached between two callback calls only if learn() stops early
+            self.evaluate(model.num_timesteps)
+        self.result["finished"] = True
+        write_json(self.path, self.result)
+
     def measure(self) -> dict[str, Any]:
         """The evaluation's figures, recorded with its step."""
         raise NotImplementedError

@@ -20,7 +20,6 @@ import datetime
 import multiprocessing
 import shlex
 import sys
-import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -32,7 +31,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.common import EvaluateAndSave, machine_description, read_json, write_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json
 from examples.routing import (
     EVAL_SEED,
     REINFORCE_KWARGS,
@@ -121,17 +120,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     }
     model = _make_model(run)
     points = [round(run.budget * index / EVALUATIONS) for index in range(1, EVALUATIONS + 1)]
-    callback = RoutingEvaluation(run, points, path, result)
-    # The untrained policy, at step 0
-    callback.init_callback(model)
-    callback.evaluate(0)
-    callback.start = time.perf_counter()
-    callback.eval_time = 0.0
-    model.learn(run.budget, callback=callback)
-    if callback.pending:  # the budget is reached between two callback calls only if learn() stops early
-        callback.evaluate(model.num_timesteps)
-    result["finished"] = True
-    write_json(path, result)
+    RoutingEvaluation(run, points, path, result).train(model, run.budget)
     return result
 
 

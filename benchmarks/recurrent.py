@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import shlex
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,7 +39,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
-from benchmarks.common import EvaluateAndSave, machine_description, read_json, write_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json
 from benchmarks.memory_tasks import (
     REPEAT_PREVIOUS_MEMORYLESS_BEST,
     REPEAT_PREVIOUS_RANDOM,
@@ -382,17 +381,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     model = make_model(run)
     eval_env = make_env(task, run.seed + EVAL_SEED_OFFSET, EVAL_ENVS, settings, training=False)
     points = [round(run.budget * index / EVALUATIONS) for index in range(1, EVALUATIONS + 1)]
-    callback = ReturnEvaluation(eval_env, points, path, result)
-    # The untrained policy, at step 0
-    callback.init_callback(model)
-    callback.evaluate(0)
-    callback.start = time.perf_counter()
-    callback.eval_time = 0.0
-    model.learn(run.budget, callback=callback)
-    if callback.pending:  # the budget is reached between two callback calls only if learn() stops early
-        callback.evaluate(model.num_timesteps)
-    result["finished"] = True
-    write_json(path, result)
+    ReturnEvaluation(eval_env, points, path, result).train(model, run.budget)
     return result
 
 
