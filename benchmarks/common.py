@@ -116,3 +116,14 @@ class EvaluateAndSave(BaseCallback):
             eval_time_s=self.eval_time,
         )
         write_json(self.path, self.result)
+
+
+def training_steps_per_second(run: dict[str, Any]) -> float:
+    """A run file's env steps per second of training (its evaluations' time left out)."""
+    return float(run["timesteps"] / max(run["wall_time_s"] - run["eval_time_s"], 1e-9))
+
+
+def unfinished_note(runs: list[dict[str, Any]]) -> str:
+    """What a results row says of its runs that did not finish (their last evaluation stands)."""
+    unfinished = sum(not run["finished"] for run in runs)
+    return f" ({unfinished} unfinished, last evaluation shown)" if unfinished else ""

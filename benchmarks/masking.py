@@ -31,7 +31,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.common import EvaluateAndSave, machine_description, read_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json, training_steps_per_second, unfinished_note
 from examples.routing import (
     EVAL_SEED,
     REINFORCE_KWARGS,
@@ -186,10 +186,9 @@ def results_table(results: list[dict[str, Any]], baselines: dict[str, float]) ->
             continue
         finals = [run["evaluations"][-1] for run in runs]
         lengths = [final["mean_tour_length"] for final in finals]
-        speeds = [run["timesteps"] / max(run["wall_time_s"] - run["eval_time_s"], 1e-9) for run in runs]
+        speeds = [training_steps_per_second(run) for run in runs]
         per_seed = ", ".join(f"{run['seed']}: {_fmt(length)}" for run, length in zip(runs, lengths, strict=True))
-        unfinished = sum(not run["finished"] for run in runs)
-        note = f" ({unfinished} unfinished, last evaluation shown)" if unfinished else ""
+        note = unfinished_note(runs)
         lines.append(
             f"| {algo}{note} | {len(runs)} | {per_seed} | {_fmt(float(np.median(lengths)))} | "
             f"{np.mean([final['complete_rate'] for final in finals]):.1%} | "

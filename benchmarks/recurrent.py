@@ -39,7 +39,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
-from benchmarks.common import EvaluateAndSave, machine_description, read_json
+from benchmarks.common import EvaluateAndSave, machine_description, read_json, training_steps_per_second, unfinished_note
 from benchmarks.memory_tasks import (
     REPEAT_PREVIOUS_MEMORYLESS_BEST,
     REPEAT_PREVIOUS_RANDOM,
@@ -486,10 +486,9 @@ def results_table(results: list[dict[str, Any]], task: str, references: dict[str
         finals = [run["evaluations"][-1]["mean"] for run in runs]
         reached = sum(any(evaluation["mean"] >= threshold for evaluation in run["evaluations"]) for run in runs)
         reached_final = sum(final >= threshold for final in finals)
-        speeds = [run["timesteps"] / max(run["wall_time_s"] - run["eval_time_s"], 1e-9) for run in runs]
+        speeds = [training_steps_per_second(run) for run in runs]
         per_seed = ", ".join(f"{run['seed']}: {_fmt(final, task)}" for run, final in zip(runs, finals, strict=True))
-        unfinished = sum(not run["finished"] for run in runs)
-        note = f" ({unfinished} unfinished, last evaluation shown)" if unfinished else ""
+        note = unfinished_note(runs)
         lines.append(
             f"| {algo}{note} | {budget:,} | {len(runs)} | {per_seed} | {_fmt(float(np.median(finals)), task)} | "
             f"{reached}/{len(runs)} / {reached_final}/{len(runs)} | {np.median(speeds):.0f} | "
