@@ -266,12 +266,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         rollout, rather than a log-probability at every step.
         """
         tail = rollout_buffer.tail_batch()
-        if len(tail.actions) == 0:
-            return
-        with th.no_grad():
-            chunks = chunk_slices(len(tail.actions), self._chunk_rows)
-            log_probs = th.cat([self._evaluate_actions(tail.select(chunk))[1] for chunk in chunks])
-        rollout_buffer.set_tail_behaviour_log_probs(log_probs.cpu().numpy())
+        if len(tail.actions) > 0:
+            rollout_buffer.set_tail_behaviour_log_probs(self._log_probs(tail).cpu().numpy())
 
     def _state_at_rollout_end(self) -> dict[str, np.ndarray]:
         """
@@ -324,12 +320,17 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         carried = th.nonzero(batch.carried).flatten()
         if self.carried_episodes != "importance_weighted" or len(carried) == 0:
             return None
-        with th.no_grad():
-            log_probs = th.cat(
-                [self._evaluate_actions(batch.select(chunk))[1] for chunk in th.split(carried, self._chunk_rows)]
-            )
-        log_ratios = (log_probs.double() - batch.behaviour_log_probs[carried].double()).cpu().numpy()
+        log_ratios = (self._log_probs(batch, carried).double() - batch.behaviour_log_probs[carried].double()).cpu().numpy()
         return self.rollout_buffer.importance_weights(log_ratios)
+
+    def _log_probs(self, batch: EpisodeBatch, indices: th.Tensor | None = None) -> th.Tensor:
+        """
+        The current policy's log-probabilities of the batch's actions (or of those at ``indices``),
+        evaluated ``chunk_size`` at a time, without gradient.
+        """
+        chunks = chunk_slices(len(batch.actions), self._chunk_rows) if indices is None else th.split(indices, self._chunk_rows)
+        with th.no_grad():
+            return th.cat([self._evaluate_actions(batch.select(chunk))[1] for chunk in chunks])
 
     def _accumulate_gradient(
         self,

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.episodic_algorithm import CarriedEpisodes, EpisodicOnPolicyAlgorithm
-from sb3_reinforce.common.torch_utils import approx_kl_divergence, chunk_slices, standardize
+from sb3_reinforce.common.torch_utils import approx_kl_divergence, standardize
 from sb3_reinforce.common.validation import finite_number, learning_rate_number, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -386,10 +386,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         """
         if self.target_kl is None or n_minibatches == 1:
             return None
-        with th.no_grad():
-            chunks = chunk_slices(len(batch.actions), self._chunk_rows)
-            log_probs = [self._evaluate_actions(batch.select(chunk))[1] for chunk in chunks]
-        return th.cat(log_probs)
+        return self._log_probs(batch)
 
     def _moved_too_far(self, behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> bool:
         """Whether the policy has moved more than ``1.5 * target_kl`` from where the batch's update started."""

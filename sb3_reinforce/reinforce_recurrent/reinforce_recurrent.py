@@ -34,8 +34,12 @@ class Replay(NamedTuple):
     lstm_states: RNNStates
     episode_starts: th.Tensor
     """All zeros: each sequence starts from its own state, so the policy runs one LSTM call."""
-    lengths: th.Tensor
-    """Transitions of each sequence; the steps after them are padding (or its bootstrap observation)."""
+    transitions: th.Tensor
+    """``(n, width)``: the batch index of each step's transition (padding repeats transition 0)."""
+    in_sequence: th.Tensor
+    """``(n, width)``: which steps are the sequences' transitions (the others are padding)."""
+    after_last: th.Tensor
+    """``(n, width)``: the step after a sequence's last one, where its bootstrap observation is."""
 
 
 class RecurrentREINFORCE(REINFORCE):
@@ -143,7 +147,8 @@ class RecurrentREINFORCE(REINFORCE):
         lengths = batch.sequence_lengths[sequences]
         in_sequence = steps < lengths[:, None]
         # Padding repeats transition 0: causal LSTM outputs at real steps never see it
-        rows = th.where(in_sequence, batch.sequence_starts[sequences, None] + steps, 0).flatten()
+        transitions = th.where(in_sequence, batch.sequence_starts[sequences, None] + steps, 0)
+        rows = transitions.flatten()
         observations = select_rows(batch.observations, rows)
         bootstrap_index = batch.sequence_bootstraps[sequences]
         after_last = (steps == lengths[:, None]) & (bootstrap_index[:, None] >= 0)
@@ -159,7 +164,7 @@ class RecurrentREINFORCE(REINFORCE):
             actor_hidden, actor_cell, critic_hidden, critic_cell = batch.initial_states[:, :, sequences]
             lstm_states = RNNStates((actor_hidden, actor_cell), (critic_hidden, critic_cell))
         episode_starts = th.zeros(len(rows), device=self.device)
-        return Replay(observations, batch.actions[rows], lstm_states, episode_starts, lengths)
+        return Replay(observations, batch.actions[rows], lstm_states, episode_starts, transitions, in_sequence, after_last)
 
     def _selected_replay(self, batch: EpisodeBatch) -> tuple[Replay, th.Tensor]:
         """
@@ -205,12 +210,9 @@ class RecurrentREINFORCE(REINFORCE):
                 replay = self._replay(batch, sequences, width)
                 predicted = self.policy.predict_values(replay.observations, replay.lstm_states.vf, replay.episode_starts)  # type: ignore[arg-type]
                 predicted = predicted.view(len(sequences), width)
-                steps = th.arange(width, device=self.device)
-                in_sequence = steps < replay.lengths[:, None]
-                values[(batch.sequence_starts[sequences, None] + steps)[in_sequence]] = predicted[in_sequence]
+                values[replay.transitions[replay.in_sequence]] = predicted[replay.in_sequence]
                 bootstrap_index = batch.sequence_bootstraps[sequences]
-                after_last = (steps == replay.lengths[:, None]) & (bootstrap_index[:, None] >= 0)
-                bootstrap_values[bootstrap_index[bootstrap_index >= 0]] = predicted[after_last]
+                bootstrap_values[bootstrap_index[replay.after_last.any(dim=1)]] = predicted[replay.after_last]
         return values.cpu().numpy(), bootstrap_values.cpu().numpy() if n_bootstraps else None
 
     def _sequence_groups(self, widths: th.Tensor) -> list[th.Tensor]:
