@@ -360,3 +360,9 @@ def test_policies_and_spaces_train(policy: str, make_env: Any, kwargs: dict[str,
     assert not isinstance(observations, tuple)
     actions, states = model.predict(observations, deterministic=True)
     assert len(actions) == 2 and states is not None
+
+
+def test_the_recurrent_buffer_names_why_it_has_no_tail_batch() -> None:
+    model = _model(2)
+    with pytest.raises(NotImplementedError, match="stores the behaviour log-probabilities at each step"):
+        model.rollout_buffer.tail_batch()

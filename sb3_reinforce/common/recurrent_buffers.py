@@ -126,6 +126,13 @@ class RecurrentEpisodicRolloutBuffer(EpisodicRolloutBuffer):
         for index, (row, env) in enumerate(zip(self._bootstrap_rows, self._bootstrap_envs, strict=True)):
             self._sequence_bootstraps[sequence_of_end[(row, env)]] = index
 
+    def tail_batch(self) -> EpisodeBatch:
+        """Not for recurrent policies: their tail is partial sequences, whose replay needs states of its own."""
+        raise NotImplementedError(
+            "RecurrentEpisodicRolloutBuffer has no tail batch: "
+            "RecurrentREINFORCE stores the behaviour log-probabilities at each step"
+        )
+
     def _batch_fields(self) -> dict[str, Any]:
         return {
             **super()._batch_fields(),
