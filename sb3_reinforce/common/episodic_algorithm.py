@@ -163,18 +163,25 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         """
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
-        rollout_buffer.start_rollout()
-        if self.use_sde:
-            self.policy.reset_noise(env.num_envs)
+        try:
+            rollout_buffer.start_rollout()
+            if self.use_sde:
+                self.policy.reset_noise(env.num_envs)
 
-        callback.on_rollout_start()
+            callback.on_rollout_start()
 
-        continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
-        # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
-        rollout_buffer.finish_rollout(self._last_obs, **self._state_at_rollout_end())
-        if self.carried_episodes == "importance_weighted":
-            # Before the update that makes them stale
-            self._store_behaviour_log_probs(rollout_buffer)
+            continue_training = self._collect_steps(env, callback, rollout_buffer, n_rollout_steps)
+            # Also when a callback stopped training: the unfinished episodes stay carried for a later learn()
+            rollout_buffer.finish_rollout(self._last_obs, **self._state_at_rollout_end())
+            if self.carried_episodes == "importance_weighted":
+                # Before the update that makes them stale
+                self._store_behaviour_log_probs(rollout_buffer)
+        except BaseException:
+            # An env error, a callback's exception or Ctrl-C can stop any step half-way, between the
+            # envs, the buffer and the policy's state: the next learn() resets the envs, and with
+            # them the buffer (_on_envs_reset), rather than train on episodes that lost steps
+            self._last_obs = None
+            raise
         if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
             self._warned_about_cuts = True
             warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
@@ -210,19 +217,14 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
 
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             terminal_envs = [int(idx) for idx in np.flatnonzero(dones) if "terminal_observation" in infos[idx]]
-            try:
-                check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
-                for idx in terminal_envs:
-                    check_finite(
-                        {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
-                        self._stored_dtypes,
-                        step=self.num_timesteps,
-                        env_indices=[idx],
-                    )
-            except ValueError:
-                # The envs are in an unknown state: reset them (and drop carried episodes) next time
-                self._last_obs = None
-                raise
+            check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
+            for idx in terminal_envs:
+                check_finite(
+                    {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
+                    self._stored_dtypes,
+                    step=self.num_timesteps,
+                    env_indices=[idx],
+                )
 
             self.num_timesteps += env.num_envs
             n_steps += 1
