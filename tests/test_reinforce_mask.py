@@ -11,12 +11,14 @@ from gymnasium import spaces
 from sb3_contrib.common.envs import InvalidActionEnvDiscrete, InvalidActionEnvMultiBinary, InvalidActionEnvMultiDiscrete
 from sb3_contrib.common.maskable.evaluation import evaluate_policy
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import FakeImageEnv, IdentityEnv, SimpleMultiObsEnv
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
 from sb3_reinforce.common.maskable_buffers import MaskableEpisodicRolloutBuffer
 
@@ -158,6 +160,35 @@ def test_an_env_without_masks_is_refused_at_learn() -> None:
 def test_a_mask_of_the_wrong_shape_names_the_expected_one() -> None:
     with pytest.raises(ValueError, match=r"masks of shape \(4,\) per env; Discrete\(3\) needs 3"):
         MaskableREINFORCE("MlpPolicy", BadMasksEnv(length=4)).learn(50)
+
+
+@pytest.mark.parametrize("space", list(MASKED_ENVS))
+def test_masks_of_any_shape_with_one_value_per_choice_are_taken(space: str) -> None:
+    """As MaskablePPO takes them: e.g. (1, n) per env, which sb3-contrib reshapes."""
+    env = InvalidActionRecorder(MASKED_ENVS[space](ALL_WRONG[space]))
+    masks = env.unwrapped.action_masks  # type: ignore[attr-defined]
+    masked = ActionMasker(env, lambda _: np.asarray(masks())[None, :])
+    MaskableREINFORCE("MlpPolicy", masked, n_steps=8, seed=0).learn(300)
+    # Every wrong choice is masked: an action outside the mask means its values were read in the wrong order
+    assert env.taken >= 300 and env.invalid == 0
+
+
+@pytest.mark.parametrize(
+    "algorithm, given, needed",
+    [
+        (MaskableREINFORCE, ActorCriticPolicy, MaskableActorCriticPolicy),
+        (RecurrentREINFORCE, ActorCriticPolicy, RecurrentActorCriticPolicy),
+        # REINFORCE's update calls its policy without masks
+        (REINFORCE, MaskableActorCriticPolicy, ActorCriticPolicy),
+    ],
+)
+def test_a_policy_the_algorithm_cannot_call_is_refused_at_construction(
+    algorithm: type[REINFORCE], given: type, needed: type
+) -> None:
+    with pytest.raises(
+        ValueError, match=rf"policy={given.__name__}: {algorithm.__name__} trains subclasses of .*\.{needed.__name__}"
+    ):
+        algorithm(given, MASKED_ENVS["Discrete"](3))
 
 
 def test_a_state_with_every_action_masked_names_the_env_and_step() -> None:

@@ -19,7 +19,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.serialization import SAFE_DATA_ENTRY
 
 
@@ -264,3 +264,143 @@ def test_a_file_object_round_trips_without_unpickling() -> None:
     loaded = REINFORCE.load(buffer)
     for name, tensor in model.policy.state_dict().items():
         assert th.equal(loaded.policy.state_dict()[name], tensor)
+
+
+def _edit_data(path: Path, change: Any) -> None:
+    """Rewrite the save at ``path`` with ``change(data)`` applied to its ``data``, read as JSON."""
+
+    def plant(entries: dict[str, bytes]) -> None:
+        data = json.loads(entries["data"])
+        change(data)
+        entries["data"] = json.dumps(data).encode()
+
+    _rewrite(path, plant)
+
+
+def test_a_file_cannot_choose_the_env_and_import_a_module(
+    saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gymnasium imports the module of an env id "module:EnvName" to make it: an import with effects
+    marker = tmp_path / "imported"
+    (tmp_path / "import_effect.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _edit_data(saved, lambda data: data.update(env="import_effect:CartPole-v1"))
+    with pytest.raises(ValueError, match=rf"Cannot load {saved}: entry 'env' is not one that REINFORCE saves"):
+        REINFORCE.load(saved)
+    assert not marker.exists()
+
+
+OUT_OF_RANGE_ENTRIES = {
+    "device": "cuda:7",
+    "n_envs": 10**9,
+    "n_steps": "64",
+    "carried_episodes": "sometimes",
+    "num_timesteps": -5,
+    "gamma": 1.5,
+    "baseline": "critic ",
+    "normalize_advantage": 1,
+    "rollout_buffer_kwargs": {"max_steps_per_env": 10, "device": "cuda"},
+}
+
+
+@pytest.mark.parametrize("entry", list(OUT_OF_RANGE_ENTRIES))
+def test_every_plain_entry_is_checked_for_type_and_range(saved: Path, entry: str) -> None:
+    _edit_data(saved, lambda data: data.update({entry: OUT_OF_RANGE_ENTRIES[entry]}))
+    with pytest.raises(ValueError, match=rf"Cannot load {saved}: entry '{entry}'"):
+        REINFORCE.load(saved)
+
+
+def test_n_envs_must_match_the_saved_observations(saved: Path) -> None:
+    _edit_data(saved, lambda data: data.update(n_envs=3))
+    with pytest.raises(ValueError, match=r"entry 'n_envs': 3, but '_last_obs' holds the observations of 1 envs"):
+        REINFORCE.load(saved)
+
+
+def test_a_class_reached_by_walking_attributes_is_refused(saved: Path) -> None:
+    # Allowed module, then attributes through torch to a module that is not allowed
+    def plant(entries: dict[str, bytes]) -> None:
+        safe = json.loads(entries[SAFE_DATA_ENTRY])
+        safe["entries"]["policy_kwargs"]["activation_fn"] = {":class:": "stable_baselines3.common.utils:th.fx.GraphModule"}
+        entries[SAFE_DATA_ENTRY] = json.dumps(safe).encode()
+
+    _rewrite(saved, plant)
+    with pytest.raises(ValueError, match=r"'policy_kwargs'.*torch\.fx\.graph_module:GraphModule, defined outside the path"):
+        REINFORCE.load(saved)
+
+
+@pytest.mark.parametrize(
+    "entry, space",
+    [
+        ("observation_space", {":space:": "Discrete", "n": 5_000_000, "start": 0}),
+        ("observation_space", {":space:": "MultiBinary", "n": 10**8}),
+        ("action_space", {":space:": "Discrete", "n": 5_000_000, "start": 0}),
+    ],
+)
+def test_a_declared_space_larger_than_the_weights_is_refused_before_building(
+    saved: Path, entry: str, space: dict[str, Any]
+) -> None:
+    def plant(entries: dict[str, bytes]) -> None:
+        safe = json.loads(entries[SAFE_DATA_ENTRY])
+        safe["entries"][entry] = space
+        entries[SAFE_DATA_ENTRY] = json.dumps(safe).encode()
+
+    _rewrite(saved, plant)
+    with pytest.raises(ValueError, match=rf"Cannot load {saved}: entry '{entry}': .* the weights in policy\.pth"):
+        REINFORCE.load(saved)
+
+
+def _damage_member(path: Path, name: str) -> None:
+    """Flip a byte in the middle of the stored member ``name``, leaving its checksum as it was."""
+    content = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    assert info.compress_type == zipfile.ZIP_STORED
+    header = content[info.header_offset : info.header_offset + 30]
+    data_start = info.header_offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    content[data_start + info.compress_size // 2] ^= 0xFF
+    path.write_bytes(bytes(content))
+
+
+def _replace_member(name: str, content: bytes) -> Any:
+    def plant(entries: dict[str, bytes]) -> None:
+        entries[name] = content
+
+    return plant
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda path: _damage_member(path, "policy.pth"), "its member policy.pth is damaged"),
+        (lambda path: _rewrite(path, _replace_member("data", b"[1, 2]")), "its data is a JSON list, not an object"),
+        (lambda path: _rewrite(path, _replace_member(SAFE_DATA_ENTRY, b"[]")), "safe_data.json is not laid out"),
+        (lambda path: _rewrite(path, _replace_member("policy.pth", b"garbage" * 50)), "policy.pth is not a weights file"),
+        (
+            lambda path: _rewrite(path, _replace_member("policy.optimizer.pth", b"\x80\x04garbage")),
+            "policy.optimizer.pth is not a weights file",
+        ),
+    ],
+)
+def test_a_damaged_file_gives_one_error_naming_the_path(saved: Path, damage: Any, message: str) -> None:
+    damage(saved)
+    with pytest.raises(ValueError, match=rf"Cannot load {saved}: .*{message}") as error:
+        REINFORCE.load(saved)
+    assert "weights_only=False" not in str(error.value)
+
+
+ALGORITHMS: dict[str, tuple[type[REINFORCE], str]] = {
+    "REINFORCE": (REINFORCE, "MlpPolicy"),
+    "MaskableREINFORCE": (MaskableREINFORCE, "MlpPolicy"),
+    "RecurrentREINFORCE": (RecurrentREINFORCE, "MlpLstmPolicy"),
+}
+
+
+@pytest.mark.parametrize(
+    "saved_with, loaded_with",
+    [(saved, loaded) for saved in ALGORITHMS for loaded in ALGORITHMS if saved != loaded],
+)
+def test_a_save_loads_only_with_the_class_that_wrote_it(tmp_path: Path, saved_with: str, loaded_with: str) -> None:
+    algorithm, policy = ALGORITHMS[saved_with]
+    algorithm(policy, "CartPole-v1").save(tmp_path / "model.zip")
+    with pytest.raises(ValueError, match=rf"it is a {saved_with} save: load it with {saved_with}\.load"):
+        ALGORITHMS[loaded_with][0].load(tmp_path / "model.zip")

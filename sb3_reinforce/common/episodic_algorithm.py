@@ -15,6 +15,7 @@ import os
 import pathlib
 import warnings
 import zipfile
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -23,7 +24,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
 from stable_baselines3.common.utils import obs_as_tensor
@@ -31,7 +32,26 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.save_util import read_model_file, write_atomically
-from sb3_reinforce.common.serialization import UnsafeFileError, add_safe_data, read_safe_data, safe_custom_objects
+from sb3_reinforce.common.serialization import (
+    SavedEntry,
+    UnsafeFileError,
+    add_safe_data,
+    boolean,
+    callable_value,
+    check_described_entries,
+    check_plain_entries,
+    check_spaces_fit_weights,
+    instance_of,
+    integer,
+    is_none,
+    json_object,
+    number,
+    one_of,
+    optional,
+    read_model_archive,
+    safe_custom_objects,
+    subclass_of,
+)
 from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows
 from sb3_reinforce.common.validation import check_finite, observation_dtypes
 
@@ -44,6 +64,9 @@ CARRIED_EPISODES: tuple[str, ...] = ("importance_weighted", "uncorrected", "disc
 # networks' input; 148 Atari frames of 84x84x4), and at most DEFAULT_MAX_CHUNK_ROWS
 DEFAULT_CHUNK_BYTES = 16 * 2**20
 DEFAULT_MAX_CHUNK_ROWS = 8192
+# The most envs and stored steps per env that load accepts from a file: what sizes its buffers
+MAX_SAVED_ENVS = 2**16
+MAX_SAVED_STEPS = 2**30
 
 
 class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
@@ -62,6 +85,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     """
 
     rollout_buffer: EpisodicRolloutBuffer  # type: ignore[assignment]
+    # The policies it can train (their alias or class): the update calls their methods with its own arguments
+    policy_base: ClassVar[type[BasePolicy]] = ActorCriticPolicy
     # The buffer class when rollout_buffer_class is None
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = EpisodicRolloutBuffer
 
@@ -75,6 +100,12 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     ):
         if carried_episodes not in CARRIED_EPISODES:
             raise ValueError(f"carried_episodes={carried_episodes!r} is not one of {', '.join(map(repr, CARRIED_EPISODES))}")
+        policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
+        if isinstance(policy_class, type) and not issubclass(policy_class, self.policy_base):
+            raise ValueError(
+                f"policy={policy_class.__name__}: {type(self).__name__} trains subclasses of "
+                f"{self.policy_base.__module__}.{self.policy_base.__name__} (or one of {', '.join(self.policy_aliases)})"
+            )
         super().__init__(policy, env, **kwargs)
         self.chunk_size = chunk_size
         self.carried_episodes = carried_episodes
@@ -417,16 +448,23 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         **kwargs: Any,
     ) -> SelfEpisodicOnPolicyAlgorithm:
         """
-        Load a model from a zip-file saved by :meth:`save`, without unpickling anything.
+        Load a model from a zip-file saved by :meth:`save` of the same class, without unpickling
+        anything, and checking everything the file declares before building anything from it.
 
-        The entries that SB3 pickles (spaces, policy class, schedules, classes in
-        ``policy_kwargs``, episode-info buffers, last observations) are rebuilt from the file's
-        ``safe_data.json``, importing only allow-listed classes (torch modules and optimizers,
-        SB3's, sb3-contrib's and this package's), and the weights are read with
-        ``weights_only=True``. Raises ``ValueError`` when the file is not a zip-file, is
-        truncated, was saved by another algorithm, or holds an entry that only unpickling could
-        load (a save by SB3 or an older version, a custom class): that error names each such
-        entry, and nothing of the file is decoded.
+        - ``data`` may hold only the entries that :meth:`save` writes, each of its type and in its
+          range (``saved_data_schema``), so the file cannot choose the env, the device or anything
+          else the constructor would act on.
+        - The entries that SB3 pickles (spaces, policy class, schedules, classes in
+          ``policy_kwargs``, episode-info buffers, last observations) are rebuilt from the file's
+          ``safe_data.json``, importing only allow-listed classes (torch modules and optimizers,
+          SB3's, sb3-contrib's and this package's) from where they are defined.
+        - The weights are read with ``weights_only=True``, and the declared spaces are checked
+          against their shapes before the policy is built.
+
+        Every refusal is a ``ValueError`` that names the file and the entry: a damaged or truncated
+        file, a save of another class (the message names the class to load it with), an entry out
+        of its range, or one that only unpickling could load (a save by SB3 or an older version, a
+        custom class).
 
         :param allow_pickle: Trust the file: decode its pickled entries as SB3 does, which runs any
             code they hold. Only for files whose origin you trust; ``custom_objects`` replaces
@@ -437,37 +475,111 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         content = read_model_file(path)
         name = cls.__name__
         try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                data = json.loads(archive.read("data")) if "data" in archive.namelist() else None
-                if data is None:
-                    raise ValueError(f"not a complete {name} save (it holds no model data; truncated?)")
-                cls._check_saved_data(data)
-                described = read_safe_data(archive)
-                saved_by = described.get("algorithm")
-                if saved_by is not None and saved_by not in {base.__name__ for base in cls.__mro__}:
-                    raise ValueError(f"it is a {saved_by} save: load it with {saved_by}.load")
-                objects = dict(custom_objects or {})
-                if not allow_pickle:
-                    objects = safe_custom_objects(data, described, cls.policy_aliases, objects)
+            archive = read_model_archive(content, name)
+            saved_by = archive.described.get("algorithm")
+            if saved_by is not None and saved_by != name:
+                raise ValueError(f"it is a {saved_by} save: load it with {saved_by}.load")
+            schema = cls.saved_data_schema()
+            check_plain_entries(archive.data, schema, name)
+            objects = dict(custom_objects or {})
+            if not allow_pickle:
+                objects = safe_custom_objects(archive.data, archive.described, cls.policy_aliases, objects)
+                check_described_entries(
+                    {key: value for key, value in objects.items() if key not in (custom_objects or {})}, schema
+                )
+                cls._check_saved_model({**archive.data, **objects}, archive.policy_shapes)
         except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
             raise ValueError(f"Cannot load {path}: not a complete {name} save ({error})") from error
         except UnsafeFileError as error:
             raise UnsafeFileError(error.refused, f"Cannot load {path}") from error
         except ValueError as error:
             raise ValueError(f"Cannot load {path}: {error}") from error
-        return super().load(
-            io.BytesIO(content),
-            env=env,
-            device=device,
-            custom_objects=objects,
-            print_system_info=print_system_info,
-            force_reset=force_reset,
-            **kwargs,
-        )
+        try:
+            return super().load(
+                io.BytesIO(content),
+                env=env,
+                device=device,
+                custom_objects=objects,
+                print_system_info=print_system_info,
+                force_reset=force_reset,
+                **kwargs,
+            )
+        except RuntimeError as error:
+            if "state_dict" not in str(error):
+                raise
+            raise ValueError(f"Cannot load {path}: its weights do not fit the policy it declares ({error})") from error
 
     @classmethod
-    def _check_saved_data(cls, data: dict[str, Any]) -> None:
-        """Hook: raise ``ValueError`` unless a save's plain JSON entries are this algorithm's."""
+    def saved_data_schema(cls) -> dict[str, SavedEntry]:
+        """
+        The entries that :meth:`save` writes to a model file's ``data``, by name, with what
+        :meth:`load` accepts for each; a subclass adds its own attributes.
+        """
+        count = SavedEntry(plain=integer(0))
+        observations = SavedEntry(plain=is_none, described=instance_of(np.ndarray, dict))
+        episode_infos = SavedEntry(plain=is_none, described=instance_of(deque))
+        return {
+            "policy_class": SavedEntry(described=subclass_of(cls.policy_base), required=True),
+            "observation_space": SavedEntry(described=instance_of(spaces.Space), required=True),
+            "action_space": SavedEntry(described=instance_of(spaces.Space), required=True),
+            "lr_schedule": SavedEntry(described=callable_value),
+            "learning_rate": SavedEntry(plain=number(), described=callable_value),
+            "policy_kwargs": SavedEntry(plain=json_object, described=instance_of(dict)),
+            "verbose": count,
+            "num_timesteps": count,
+            "_total_timesteps": count,
+            "_num_timesteps_at_start": count,
+            "_episode_num": count,
+            "_n_updates": count,
+            "start_time": SavedEntry(plain=number()),
+            "seed": SavedEntry(plain=optional(integer())),
+            "action_noise": SavedEntry(plain=is_none),
+            "tensorboard_log": SavedEntry(plain=optional(instance_of(str))),
+            "_last_obs": observations,
+            "_last_original_obs": observations,
+            "_last_episode_starts": SavedEntry(plain=is_none, described=instance_of(np.ndarray)),
+            "ep_info_buffer": episode_infos,
+            "ep_success_buffer": episode_infos,
+            "use_sde": SavedEntry(plain=boolean),
+            "sde_sample_freq": SavedEntry(plain=integer()),
+            "_current_progress_remaining": SavedEntry(plain=number()),
+            "_stats_window_size": SavedEntry(plain=integer(1)),
+            "n_envs": SavedEntry(plain=integer(1, MAX_SAVED_ENVS)),
+            "n_steps": SavedEntry(plain=integer(1, MAX_SAVED_STEPS)),
+            "gamma": SavedEntry(plain=number(0.0, 1.0)),
+            "gae_lambda": SavedEntry(plain=number(0.0, 1.0)),
+            "ent_coef": SavedEntry(plain=number()),
+            "vf_coef": SavedEntry(plain=number()),
+            "max_grad_norm": SavedEntry(plain=number(0.0, above=True)),
+            "rollout_buffer_class": SavedEntry(plain=is_none, described=subclass_of(cls.default_rollout_buffer_class)),
+            "rollout_buffer_kwargs": SavedEntry(plain=_buffer_kwargs),
+            "chunk_size": SavedEntry(plain=optional(integer(1))),
+            "carried_episodes": SavedEntry(plain=one_of(*CARRIED_EPISODES)),
+        }
+
+    @classmethod
+    def _check_saved_model(cls, entries: dict[str, Any], policy_shapes: dict[str, tuple[int, ...]]) -> None:
+        """
+        Hook: raise ``ValueError`` naming an entry of a save that its other entries or its weights
+        contradict, once each entry has passed its own check (``saved_data_schema``).
+
+        :param entries: The save's entries, the pickled ones rebuilt
+        :param policy_shapes: The shape of each tensor of its ``policy.pth``
+        """
+        last_obs = entries.get("_last_obs")
+        if last_obs is not None and "n_envs" in entries:
+            rows = n_rows(last_obs)
+            if rows != entries["n_envs"]:
+                raise ValueError(f"entry 'n_envs': {entries['n_envs']}, but '_last_obs' holds the observations of {rows} envs")
+        check_spaces_fit_weights(entries["observation_space"], entries["action_space"], policy_shapes)
+
+
+def _buffer_kwargs(value: Any) -> None:
+    """What ``load`` accepts as ``rollout_buffer_kwargs``: the buffer's memory bound, nothing that builds anything."""
+    json_object(value)
+    if not set(value) <= {"max_steps_per_env"}:
+        raise ValueError(f"{value!r} holds keys other than 'max_steps_per_env'")
+    optional(integer(1, MAX_SAVED_STEPS))(value.get("max_steps_per_env"))
 
 
 def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:

@@ -11,12 +11,14 @@ refused, naming the entry, before any of it is decoded.
 """
 
 import base64
+import dataclasses
 import importlib
 import io
 import json
+import math
 import zipfile
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -147,10 +149,266 @@ def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type], algorithm
 
 
 def read_safe_data(archive: zipfile.ZipFile) -> dict[str, Any]:
-    """A save's ``safe_data.json`` (see :func:`safe_data`), or an empty dict when it has none."""
+    """
+    A save's ``safe_data.json`` (see :func:`safe_data`), or an empty dict when it has none.
+
+    :raises ValueError: When it is not laid out as :func:`safe_data` writes it
+    """
     if SAFE_DATA_ENTRY not in archive.namelist():
         return {}
-    return json.loads(archive.read(SAFE_DATA_ENTRY))
+    described = json.loads(archive.read(SAFE_DATA_ENTRY))
+    layout = {"entries": dict, "not_encodable": dict, "algorithm": str}
+    if not isinstance(described, dict) or not all(
+        isinstance(described.get(key, kind()), kind) for key, kind in layout.items()
+    ):
+        raise ValueError(f"{SAFE_DATA_ENTRY} is not laid out as a save writes it (a JSON object with {layout})")
+    return described
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelArchive:
+    """The parts of a model file that ``load`` checks before it builds anything."""
+
+    data: dict[str, Any]
+    """The ``data`` entry, read as JSON only (SB3's pickled values stay undecoded)."""
+    described: dict[str, Any]
+    """``safe_data.json`` (:func:`read_safe_data`)."""
+    policy_shapes: dict[str, tuple[int, ...]]
+    """The shape of each tensor of ``policy.pth``, by name."""
+
+
+def read_model_archive(content: bytes, algorithm: str) -> ModelArchive:
+    """
+    Read and check every member of a model file: the zip-file's checksums, ``data`` and
+    ``safe_data.json`` as JSON objects, and every ``.pth`` file as torch reads weights
+    (``weights_only=True``), onto torch's meta device, so that no tensor is allocated.
+
+    :param content: The model file's bytes
+    :param algorithm: The name of the loading algorithm, for the messages
+    :raises ValueError: Naming the member that is missing, damaged or not what a save holds
+    """
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        damaged = archive.testzip()
+        if damaged is not None:
+            raise ValueError(f"its member {damaged} is damaged (checksum mismatch)")
+        names = archive.namelist()
+        if "data" not in names or "policy.pth" not in names:
+            raise ValueError(f"not a complete {algorithm} save (it holds no model data or no policy.pth; truncated?)")
+        data = json.loads(archive.read("data"))
+        if not isinstance(data, dict):
+            raise ValueError(f"its data is a JSON {type(data).__name__}, not an object")
+        described = read_safe_data(archive)
+        tensors = {name: _read_weights(archive, name) for name in names if name.endswith(".pth")}
+    policy = tensors["policy.pth"]
+    if not isinstance(policy, dict) or not all(isinstance(value, th.Tensor) for value in policy.values()):
+        raise ValueError("its policy.pth is not a dict of tensors")
+    return ModelArchive(data, described, {name: tuple(value.shape) for name, value in policy.items()})
+
+
+def _read_weights(archive: zipfile.ZipFile, name: str) -> Any:
+    try:
+        return th.load(io.BytesIO(archive.read(name)), map_location="meta", weights_only=True)
+    except Exception as error:
+        # torch's own message advises weights_only=False, i.e. unpickling the damaged file
+        raise ValueError(f"its {name} is not a weights file that torch reads safely ({type(error).__name__})") from None
+
+
+Check = Callable[[Any], None]
+"""Raises ``ValueError`` saying what is wrong with a value of a saved entry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedEntry:
+    """
+    What a save's ``data`` may hold under one name.
+
+    :param plain: Check of the value when SB3 wrote it as plain JSON (None: it never does)
+    :param described: Check of the value rebuilt from ``safe_data.json`` when SB3 pickled it (None: it never does)
+    :param required: Whether every save of the algorithm holds it
+    """
+
+    plain: Check | None = None
+    described: Check | None = None
+    required: bool = False
+
+
+def check_plain_entries(data: Mapping[str, Any], schema: Mapping[str, SavedEntry], algorithm: str) -> None:
+    """
+    Check a save's ``data``, read as JSON only, against the entries that the algorithm writes:
+    every name is one of them, each plain value passes its check, and only the entries that SB3
+    pickles are pickled.
+
+    :param data: The save's ``data``
+    :param schema: The algorithm's entries, by name
+    :param algorithm: The algorithm's name, for the messages
+    :raises ValueError: Naming the first entry that is unknown, missing or out of its range
+    """
+    for name, entry in schema.items():
+        if entry.required and name not in data:
+            raise ValueError(f"it has no entry {name!r}: it is not a {algorithm} save (load it with the class that saved it)")
+    for name, value in data.items():
+        if name not in schema:
+            raise ValueError(f"entry {name!r} is not one that {algorithm} saves (a crafted file, or another algorithm's)")
+        pickled = isinstance(value, dict) and ":serialized:" in value
+        check = schema[name].described if pickled else schema[name].plain
+        if check is None:
+            kind = "pickled" if pickled else "plain JSON"
+            raise ValueError(f"entry {name!r} is {kind}, which {algorithm} never saves it as")
+        if not pickled:
+            _apply_check(name, check, value)
+
+
+def check_described_entries(rebuilt: Mapping[str, Any], schema: Mapping[str, SavedEntry]) -> None:
+    """
+    Check the entries rebuilt from ``safe_data.json`` (by :func:`safe_custom_objects`) against the
+    algorithm's entries.
+
+    :raises ValueError: Naming the first entry of the wrong kind
+    """
+    for name, value in rebuilt.items():
+        check = schema[name].described
+        assert check is not None, f"{name} was checked as pickled by check_plain_entries"
+        _apply_check(name, check, value)
+
+
+def _apply_check(name: str, check: Check, value: Any) -> None:
+    try:
+        check(value)
+    except ValueError as error:
+        raise ValueError(f"entry {name!r}: {error}") from None
+
+
+def integer(low: int | None = None, high: int | None = None) -> Check:
+    """A check that a value is an integer (not a bool) in ``[low, high]``."""
+
+    def check(value: Any) -> None:
+        # JSON gives Python numbers
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{value!r} is not in [{low}, {high}]")
+
+    return check
+
+
+def number(low: float = -math.inf, high: float = math.inf, *, above: bool = False) -> Check:
+    """A check that a value is a finite number (not a bool) in ``[low, high]`` (``(low, high]`` when ``above``)."""
+
+    def check(value: Any) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        if value < low or value > high or (above and value == low):
+            raise ValueError(f"{value!r} is not in {'(' if above else '['}{low}, {high}]")
+
+    return check
+
+
+def one_of(*allowed: Any) -> Check:
+    """A check that a value is one of ``allowed``, of the same type (``True`` is not ``1``)."""
+
+    def check(value: Any) -> None:
+        if not any(type(value) is type(option) and value == option for option in allowed):
+            raise ValueError(f"{value!r} is not one of {', '.join(map(repr, allowed))}")
+
+    return check
+
+
+def optional(check: Check) -> Check:
+    """``check``, or None."""
+
+    def check_or_none(value: Any) -> None:
+        if value is not None:
+            check(value)
+
+    return check_or_none
+
+
+def instance_of(*types: type) -> Check:
+    """A check that a value is an instance of one of ``types``."""
+
+    def check(value: Any) -> None:
+        if not isinstance(value, types):
+            raise ValueError(f"a {type(value).__name__}, not a {' or '.join(kind.__name__ for kind in types)}")
+
+    return check
+
+
+def subclass_of(base: type) -> Check:
+    """A check that a value is ``base`` or a subclass of it."""
+
+    def check(value: Any) -> None:
+        if not (isinstance(value, type) and issubclass(value, base)):
+            raise ValueError(f"{value!r} is not a subclass of {base.__module__}.{base.__qualname__}")
+
+    return check
+
+
+def callable_value(value: Any) -> None:
+    """A check that a value is callable (a schedule)."""
+    if not callable(value):
+        raise ValueError(f"a {type(value).__name__}, which is not callable")
+
+
+def json_object(value: Any) -> None:
+    """A check that a value is a JSON object (a dict with string keys)."""
+    if not (isinstance(value, dict) and all(isinstance(key, str) for key in value)):
+        raise ValueError(f"{value!r} is not a JSON object")
+
+
+is_none = one_of(None)
+boolean = one_of(True, False)
+
+
+def check_spaces_fit_weights(
+    observation_space: spaces.Space, action_space: spaces.Space, policy_shapes: Mapping[str, tuple[int, ...]]
+) -> None:
+    """
+    Check the spaces a save declares against its policy's weights before anything is built from
+    them: a space declared by one number (``Discrete(n)``, ``MultiDiscrete``, ``MultiBinary``)
+    sizes the networks' inputs or outputs, so a crafted number would otherwise make ``load``
+    allocate what it says. ``Box`` bounds are stored element by element, so their size is the file's.
+
+    :param observation_space: The declared observation space
+    :param action_space: The declared action space
+    :param policy_shapes: The shape of each tensor of ``policy.pth``
+    :raises ValueError: Naming the space that the weights cannot take
+    """
+    action_outputs = policy_shapes.get("action_net.weight", (None,))[0]
+    expected_outputs = _distribution_inputs(action_space)
+    if action_outputs is not None and action_outputs != expected_outputs:
+        raise ValueError(
+            f"entry 'action_space': {action_space} needs {expected_outputs} action outputs; "
+            f"the weights in policy.pth have {action_outputs}"
+        )
+    one_hot_inputs = _one_hot_inputs(observation_space)
+    widest_input = max((shape[1] for shape in policy_shapes.values() if len(shape) == 2), default=0)
+    if one_hot_inputs > widest_input:
+        raise ValueError(
+            f"entry 'observation_space': {observation_space} needs at least {one_hot_inputs} network inputs; "
+            f"no layer of the weights in policy.pth takes more than {widest_input}"
+        )
+
+
+def _distribution_inputs(action_space: spaces.Space) -> int:
+    """The outputs of the policy's ``action_net`` for an action space (SB3's distributions)."""
+    if isinstance(action_space, spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return int(np.sum(action_space.nvec))
+    return math.prod(action_space.shape or ())
+
+
+def _one_hot_inputs(observation_space: spaces.Space) -> int:
+    """The network inputs of the parts of an observation space that SB3 one-hot encodes or flattens from a number."""
+    if isinstance(observation_space, spaces.Dict):
+        return sum(_one_hot_inputs(space) for space in observation_space.spaces.values())
+    if isinstance(observation_space, spaces.Discrete):
+        return int(observation_space.n)
+    if isinstance(observation_space, spaces.MultiDiscrete):
+        return int(np.sum(observation_space.nvec))
+    if isinstance(observation_space, spaces.MultiBinary):
+        return int(np.prod(observation_space.shape))
+    return 0
 
 
 def pickled_entry_names(data: Mapping[str, Any]) -> list[str]:
@@ -281,6 +539,10 @@ def _import_class(name: str) -> type:
         value = getattr(value, part)
     if not isinstance(value, type):
         raise ValueError(f"{name} is not a class")
+    # The path must be where the class is defined: a walk through an allowed module's attributes
+    # (``stable_baselines3.common.utils:th.fx.GraphModule``) would reach any module it imports
+    if (value.__module__, value.__qualname__) != (module_name, qualname):
+        raise ValueError(f"{name} is {value.__module__}:{value.__qualname__}, defined outside the path it names")
     return value
 
 

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.episodic_algorithm import CarriedEpisodes, EpisodicOnPolicyAlgorithm
+from sb3_reinforce.common.serialization import SavedEntry, boolean, integer, number, one_of, optional
 from sb3_reinforce.common.torch_utils import approx_kl_divergence, standardize
 from sb3_reinforce.common.validation import finite_number, learning_rate_number, positive_int
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -413,15 +414,18 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
 
     @classmethod
-    def _check_saved_data(cls, data: dict[str, Any]) -> None:
-        """Raise ``ValueError`` unless a save's plain JSON entries are a REINFORCE model's."""
-        if data.get("baseline") not in BASELINES:
-            raise ValueError("it is not a REINFORCE save (saved by another algorithm, load it with that algorithm's class)")
-        if data.get("return_mean") is not None:
-            try:
-                finite_number("return_mean", data["return_mean"])
-            except ValueError as error:
-                raise ValueError(f"its 'mean' baseline {error}") from None
+    def saved_data_schema(cls) -> dict[str, SavedEntry]:
+        return {
+            **super().saved_data_schema(),
+            "baseline": SavedEntry(plain=one_of(*BASELINES), required=True),
+            "normalize_advantage": SavedEntry(plain=boolean),
+            "gamma_t_weighting": SavedEntry(plain=boolean),
+            "batch_size": SavedEntry(plain=optional(integer(1))),
+            "critic_gradient_steps": SavedEntry(plain=integer(1)),
+            "target_kl": SavedEntry(plain=optional(number(0.0, above=True))),
+            # A finite running mean: one at inf would make every later update NaN
+            "return_mean": SavedEntry(plain=optional(number())),
+        }
 
     def learn(
         self: SelfREINFORCE,

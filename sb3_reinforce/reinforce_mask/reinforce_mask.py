@@ -5,6 +5,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
@@ -41,6 +42,7 @@ class MaskableREINFORCE(REINFORCE):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
+    policy_base: ClassVar[type[BasePolicy]] = MaskableActorCriticPolicy
     action_space_types: ClassVar[tuple[type[spaces.Space], ...]] = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = MaskableEpisodicRolloutBuffer
 
@@ -77,12 +79,13 @@ class MaskableREINFORCE(REINFORCE):
         """The envs' current action masks, checked: the right shape, and a valid choice for every (sub-)action."""
         masks = np.asarray(get_action_masks(env))
         expected = (env.num_envs, mask_dim(self.action_space))
-        if masks.shape != expected:
+        # Any shape that holds one value per choice for each env, e.g. (1, n) per env, as MaskablePPO takes
+        if masks.size != np.prod(expected):
             raise ValueError(
                 f"action_masks() returned masks of shape {masks.shape[1:]} per env; {self.action_space} needs {expected[1]} "
-                "(one per choice: n for Discrete(n), sum(nvec) for MultiDiscrete, 2 * n for MultiBinary)"
+                "values per env (one per choice: n for Discrete(n), sum(nvec) for MultiDiscrete, 2 * n for MultiBinary)"
             )
-        masks = masks.astype(bool)
+        masks = masks.reshape(expected).astype(bool)
         # Each sub-action (a Discrete, one of MultiDiscrete's, one bit of MultiBinary's) needs a valid choice
         has_choice = np.logical_or.reduceat(masks, self._mask_block_starts(), axis=1).all(axis=1)
         if not has_choice.all():

@@ -77,6 +77,7 @@ class RecurrentREINFORCE(REINFORCE):
     """
 
     policy: RecurrentActorCriticPolicy
+    policy_base: ClassVar[type[BasePolicy]] = RecurrentActorCriticPolicy
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpLstmPolicy": MlpLstmPolicy,
         "CnnLstmPolicy": CnnLstmPolicy,
