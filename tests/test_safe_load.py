@@ -16,6 +16,7 @@ import torch as th
 from gymnasium import spaces
 from rl_zoo3.utils import linear_schedule
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 
@@ -404,3 +405,25 @@ def test_a_save_loads_only_with_the_class_that_wrote_it(tmp_path: Path, saved_wi
     algorithm(policy, "CartPole-v1").save(tmp_path / "model.zip")
     with pytest.raises(ValueError, match=rf"it is a {saved_with} save: load it with {saved_with}\.load"):
         ALGORITHMS[loaded_with][0].load(tmp_path / "model.zip")
+
+
+def test_a_save_without_pickles_loads_and_holds_no_pickle(tmp_path: Path) -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", policy_kwargs=dict(activation_fn=th.nn.Tanh), seed=0).learn(200)
+    model.save(tmp_path / "model.zip", keep_pickles=False)
+    with zipfile.ZipFile(tmp_path / "model.zip") as archive:
+        data = json.loads(archive.read("data"))
+    pickled = [name for name, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
+    assert "policy_class" in pickled and all(data[name][":serialized:"] == "" for name in pickled)
+    loaded = REINFORCE.load(tmp_path / "model.zip")
+    for name, tensor in model.policy.state_dict().items():
+        assert th.equal(loaded.policy.state_dict()[name], tensor)
+    # SB3's own reader finds nothing to unpickle
+    with pytest.raises(EOFError, match="Ran out of input"):
+        load_from_zip_file(tmp_path / "model.zip")
+
+
+def test_a_save_without_pickles_refuses_a_class_only_pickle_stores(tmp_path: Path) -> None:
+    model = REINFORCE("MlpPolicy", "CartPole-v1", policy_kwargs=dict(activation_fn=CustomActivation, net_arch=[16]))
+    with pytest.raises(ValueError, match=r"keep_pickles=False: only pickle can store .*policy_kwargs.*CustomActivation"):
+        model.save(tmp_path / "model.zip", keep_pickles=False)
+    assert not (tmp_path / "model.zip").exists()

@@ -408,12 +408,15 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         path: str | pathlib.Path | Any,
         exclude: Any = None,
         include: Any = None,
+        keep_pickles: bool = True,
     ) -> None:
         """
         Save all the attributes of the object and the model parameters in a zip-file.
 
         The file is SB3's, plus ``safe_data.json``: every entry that SB3 pickles, described as
-        data, so that :meth:`load` never has to unpickle it. Saving to a path is atomic: the file is
+        data, so that :meth:`load` never has to unpickle it. SB3's pickles of those entries stay
+        in the file by default, for SB3's own readers (``load_from_zip_file``, tools built on
+        ``BaseAlgorithm.load``); :meth:`load` never reads them. Saving to a path is atomic: the file is
         written next to its destination and then renamed, so an interrupted save never leaves a
         corrupt or half-written model behind. Otherwise the file is what SB3's ``save`` writes: a
         new file's mode follows the umask, an overwritten file keeps its mode, and a symlink is
@@ -423,10 +426,14 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             (``.zip`` is added when it has no suffix), or a file-like object
         :param exclude: name of parameters that should be excluded in addition to the default ones
         :param include: name of parameters that might be excluded but should be included anyway
+            (:meth:`load` accepts only the entries of ``saved_data_schema``)
+        :param keep_pickles: Keep SB3's pickles beside the safe descriptions. False writes a file
+            that holds no pickle at all: only :meth:`load` reads it, and an entry that only pickle
+            can store (a custom class) raises ``ValueError`` before anything is written.
         """
         buffer = io.BytesIO()
         super().save(buffer, exclude=exclude, include=include)
-        content = add_safe_data(buffer.getvalue(), vars(self), self.policy_aliases, type(self).__name__)
+        content = add_safe_data(buffer.getvalue(), vars(self), self.policy_aliases, type(self).__name__, keep_pickles)
         if not isinstance(path, (str, os.PathLike)):
             path.write(content)
             return

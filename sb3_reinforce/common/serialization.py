@@ -416,7 +416,9 @@ def pickled_entry_names(data: Mapping[str, Any]) -> list[str]:
     return [name for name, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
 
 
-def add_safe_data(content: bytes, values: Mapping[str, Any], aliases: Mapping[str, type], algorithm: str) -> bytes:
+def add_safe_data(
+    content: bytes, values: Mapping[str, Any], aliases: Mapping[str, type], algorithm: str, keep_pickles: bool = True
+) -> bytes:
     """
     A save's bytes with ``safe_data.json`` added, describing its pickled entries.
 
@@ -424,11 +426,27 @@ def add_safe_data(content: bytes, values: Mapping[str, Any], aliases: Mapping[st
     :param values: The saved object's attributes, by name (``vars(model)``)
     :param aliases: The algorithm's ``policy_aliases``
     :param algorithm: The name of the algorithm's class
+    :param keep_pickles: Keep SB3's pickles of the described entries in ``data`` (for SB3's own
+        readers); otherwise they are emptied, and an entry that only pickle can store is refused
+    :raises ValueError: Without ``keep_pickles``, naming the entries that only pickle can store
     """
-    buffer = io.BytesIO(content)
-    with zipfile.ZipFile(buffer, "a") as archive:
-        pickled = {name: values[name] for name in pickled_entry_names(json.loads(archive.read("data")))}
-        archive.writestr(SAFE_DATA_ENTRY, json.dumps(safe_data(pickled, aliases, algorithm), indent=1))
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    data = json.loads(members["data"])
+    names = pickled_entry_names(data)
+    described = safe_data({name: values[name] for name in names}, aliases, algorithm)
+    if not keep_pickles:
+        if described["not_encodable"]:
+            raise ValueError(f"keep_pickles=False: only pickle can store {described['not_encodable']}")
+        for name in names:
+            # SB3's ":type:" and readable attributes stay: the entry is still marked as one to rebuild
+            data[name][":serialized:"] = ""
+        members["data"] = json.dumps(data, indent=4).encode()
+    members[SAFE_DATA_ENTRY] = json.dumps(described, indent=1).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, member in members.items():
+            archive.writestr(name, member)
     return buffer.getvalue()
 
 
