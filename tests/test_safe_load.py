@@ -126,16 +126,21 @@ CRAFTED_DESCRIPTIONS = {
 }
 
 
-@pytest.mark.parametrize("case", list(CRAFTED_DESCRIPTIONS))
-def test_a_crafted_safe_description_is_refused(saved: Path, case: str) -> None:
-    entry, description = CRAFTED_DESCRIPTIONS[case]
+def _describe(path: Path, entry: str, description: Any) -> None:
+    """Rewrite the save at ``path`` with ``description`` as the safe description of ``entry``."""
 
     def plant(entries: dict[str, bytes]) -> None:
         safe = json.loads(entries[SAFE_DATA_ENTRY])
         safe["entries"][entry] = description
         entries[SAFE_DATA_ENTRY] = json.dumps(safe).encode()
 
-    _rewrite(saved, plant)
+    _rewrite(path, plant)
+
+
+@pytest.mark.parametrize("case", list(CRAFTED_DESCRIPTIONS))
+def test_a_crafted_safe_description_is_refused(saved: Path, case: str) -> None:
+    entry, description = CRAFTED_DESCRIPTIONS[case]
+    _describe(saved, entry, description)
     with pytest.raises(ValueError, match=f"'{entry}': its description cannot be rebuilt safely"):
         REINFORCE.load(saved)
 
@@ -319,12 +324,8 @@ def test_n_envs_must_match_the_saved_observations(saved: Path) -> None:
 
 def test_a_class_reached_by_walking_attributes_is_refused(saved: Path) -> None:
     # Allowed module, then attributes through torch to a module that is not allowed
-    def plant(entries: dict[str, bytes]) -> None:
-        safe = json.loads(entries[SAFE_DATA_ENTRY])
-        safe["entries"]["policy_kwargs"]["activation_fn"] = {":class:": "stable_baselines3.common.utils:th.fx.GraphModule"}
-        entries[SAFE_DATA_ENTRY] = json.dumps(safe).encode()
-
-    _rewrite(saved, plant)
+    walk = {":class:": "stable_baselines3.common.utils:th.fx.GraphModule"}
+    _describe(saved, "policy_kwargs", {"activation_fn": walk})
     with pytest.raises(ValueError, match=r"'policy_kwargs'.*torch\.fx\.graph_module:GraphModule, defined outside the path"):
         REINFORCE.load(saved)
 
@@ -340,12 +341,7 @@ def test_a_class_reached_by_walking_attributes_is_refused(saved: Path) -> None:
 def test_a_declared_space_larger_than_the_weights_is_refused_before_building(
     saved: Path, entry: str, space: dict[str, Any]
 ) -> None:
-    def plant(entries: dict[str, bytes]) -> None:
-        safe = json.loads(entries[SAFE_DATA_ENTRY])
-        safe["entries"][entry] = space
-        entries[SAFE_DATA_ENTRY] = json.dumps(safe).encode()
-
-    _rewrite(saved, plant)
+    _describe(saved, entry, space)
     with pytest.raises(ValueError, match=rf"Cannot load {saved}: entry '{entry}': .* the weights in policy\.pth"):
         REINFORCE.load(saved)
 
