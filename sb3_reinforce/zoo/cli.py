@@ -26,6 +26,15 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "plot_train": ("rl_zoo3.plots.plot_train", "plot_train"),
     "plot_from_file": ("rl_zoo3.plots.plot_from_file", "plot_from_file"),
     "all_plots": ("rl_zoo3.plots.all_plots", "all_plots"),
+    # RL Zoo's command, with the wrapper's download (see sb3_reinforce.zoo.hub)
+    "load_from_hub": ("sb3_reinforce.zoo.hub", "load_from_hub"),
+}
+# RL Zoo's commands that the wrapper refuses, with what to do instead
+REFUSED_COMMANDS: dict[str, str] = {
+    "push_to_hub": (
+        "not wrapped: RL Zoo's push_to_hub passes the normalize string of config.yml to eval(); "
+        "upload the run's files with `hf upload` as docs/zoo.md shows (Sharing a run on the Hub)"
+    ),
 }
 ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
 PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
@@ -37,6 +46,8 @@ given. The plot commands
 also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
 train, enjoy and record_video read a run's files (models, config.yml, args.yml, VecNormalize
 statistics) as data, never running code from them; --trust-files reads them as RL Zoo does.
+load_from_hub downloads a run from the Hugging Face Hub (with its VecNormalize statistics as data
+when the repository holds vec_normalize.json) and reads none of it; push_to_hub is refused.
 Bad input (an unknown env or hyperparameter, an unreachable --storage) exits with status 2.
 See docs/zoo.md."""
 
@@ -54,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=list(COMMANDS), help="RL Zoo command; `%(prog)s COMMAND -h` lists its arguments")
+    parser.add_argument(
+        "command", choices=[*COMMANDS, *REFUSED_COMMANDS], help="RL Zoo command; `%(prog)s COMMAND -h` lists its arguments"
+    )
     # Only the command is parsed here: RL Zoo parses the rest, and its -h must reach it
     command = parser.parse_args(argv[:1]).command
     try:
@@ -66,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(command: str, args: list[str]) -> None:
     """Register REINFORCE, check the input that can be checked ahead, and run RL Zoo's entry point of ``command``."""
+    if command in REFUSED_COMMANDS:
+        raise UsageError(REFUSED_COMMANDS[command])
     # Imported here, not at the top: without the zoo extra, the command says what to install
     try:
         from sb3_reinforce.zoo.registration import register

@@ -197,17 +197,17 @@ def safe_zoo_files(trust_files: bool) -> Iterator[None]:
     :param trust_files: Read the files as RL Zoo does (``--trust-files``)
     """
     with ExitStack() as stack:
-        stack.enter_context(_replaced(VecNormalize, "save", save_vec_normalize))
+        stack.enter_context(replaced(VecNormalize, "save", save_vec_normalize))
         if not trust_files:
-            stack.enter_context(_replaced(VecNormalize, "load", staticmethod(load_vec_normalize)))
-            stack.enter_context(_replaced(yaml, "UnsafeLoader", ZooFileLoader))
-            stack.enter_context(_replaced(rl_zoo3.utils, "get_wrapper_class", checked_wrapper_class))
+            stack.enter_context(replaced(VecNormalize, "load", staticmethod(load_vec_normalize)))
+            stack.enter_context(replaced(yaml, "UnsafeLoader", ZooFileLoader))
+            stack.enter_context(replaced(rl_zoo3.utils, "get_wrapper_class", checked_wrapper_class))
             # rl_zoo3.enjoy holds its own reference, taken when it was imported
             for module in (rl_zoo3.utils, sys.modules.get("rl_zoo3.enjoy")):
                 if module is not None:
-                    stack.enter_context(_replaced(module, "get_saved_hyperparams", saved_hyperparams))
+                    stack.enter_context(replaced(module, "get_saved_hyperparams", saved_hyperparams))
         for name, algorithm in ZOO_ALGORITHMS.items():
-            stack.enter_context(_replaced(ALGOS, name, _zoo_loading(algorithm, trust_files)))
+            stack.enter_context(replaced(ALGOS, name, _zoo_loading(algorithm, trust_files)))
         yield
 
 
@@ -233,8 +233,14 @@ def _zoo_loading(algorithm: type[REINFORCE], trust_files: bool) -> type[REINFORC
 
 
 @contextmanager
-def _replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
-    """Set ``owner.name`` (or ``owner[name]`` for a dict) to ``value`` until the block ends."""
+def replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """
+    Set ``owner.name`` (or ``owner[name]`` for a dict) to ``value`` until the block ends.
+
+    :param owner: A module, class, object or dict
+    :param name: The attribute (or key) to replace
+    :param value: What it is while the block runs
+    """
     if isinstance(owner, dict):
         original, owner[name] = owner[name], value
     else:
