@@ -251,7 +251,7 @@ def test_a_save_with_a_non_finite_mean_baseline_is_refused(tmp_path: Path) -> No
     model = REINFORCE("MlpPolicy", "CartPole-v1")
     model.return_mean = float("nan")
     model.save(tmp_path / "model.zip")
-    with pytest.raises(ValueError, match="'mean' baseline return_mean=nan must be a finite number"):
+    with pytest.raises(ValueError, match="entry 'return_mean': nan is not a finite number"):
         REINFORCE.load(tmp_path / "model.zip")
 
 
