@@ -5,9 +5,11 @@ import resource
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import numpy as np
 import pytest
 import torch as th
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from benchmarks.envs import FixedLengthEnv, FixedLengthImageEnv
 from sb3_reinforce import REINFORCE, RecurrentREINFORCE
@@ -112,4 +114,52 @@ def test_recurrent_replay_of_long_vector_episodes_stays_within_the_stated_memory
     # The critic replays each episode a second time (its own LSTM): the larger of the two cases (194 and 288 MiB)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         growth, storage = pool.submit(_recurrent_peak_rss_growth_mib, "critic").result()
+    assert growth <= 2 * storage + WORKING_MEMORY_MIB
+
+
+class _ScheduledLengthEnv(FixedLengthEnv):
+    """``FixedLengthEnv`` whose episodes take their lengths from ``lengths``, in turn."""
+
+    def __init__(self, lengths: list[int]):
+        super().__init__(lengths[0])
+        self.lengths = lengths
+        self.n_resets = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        self.episode_length = self.lengths[self.n_resets % len(self.lengths)]
+        self.n_resets += 1
+        return super().reset(seed=seed, options=options)
+
+
+# Per env, the lengths of the episodes it runs in one rollout of n_steps (the longest env's total)
+MIXED_LENGTHS = {
+    # One long episode among many short ones: padded to the longest, 701 x 1000 steps (11 GB in one LSTM call)
+    "one-long-many-short": [[1_000]] + 7 * [[10] * 100],
+    # Spread lengths: padded to the longest, 894 x 2730 steps (39 GB); grouped by padded area alone, 4 groups of
+    # about 8192 steps each for 7394 transitions (631 MiB of growth)
+    "spread": [[1] * 743 + [11] * 126 + [65] * 21 + [390] * 3 + [2_730]],
+}
+
+
+def _mixed_lengths_peak_rss_growth_mib(lengths: list[list[int]]) -> tuple[float, float]:
+    """Train the default LSTM policy (256 units), with a critic, on one batch of these episodes in this (fresh) process."""
+    th.set_num_threads(1)
+    # Shuffled, so the batch's order (by length) is not the collection's
+    schedules = [np.random.default_rng(0).permutation(env_lengths).tolist() for env_lengths in lengths]
+    env = DummyVecEnv([lambda schedule=schedule: _ScheduledLengthEnv(schedule) for schedule in schedules])  # type: ignore[misc]
+    n_steps = max(sum(env_lengths) for env_lengths in lengths)
+    # Two critic steps: the value-only pass replays the batch too
+    model = RecurrentREINFORCE("MlpLstmPolicy", env, n_steps=n_steps, baseline="critic", critic_gradient_steps=2, seed=0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model.learn(n_steps * env.num_envs)
+    assert model._n_updates == 1 and model.rollout_buffer.n_episodes == sum(map(len, lengths))
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**10
+    return growth, model.rollout_buffer.nbytes / 2**20
+
+
+@pytest.mark.parametrize("mix", list(MIXED_LENGTHS))
+def test_recurrent_replay_of_mixed_episode_lengths_stays_within_the_stated_memory_bound(mix: str) -> None:
+    # The replay groups episodes of similar lengths, so padding stays a fraction of the chunk
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        growth, storage = pool.submit(_mixed_lengths_peak_rss_growth_mib, MIXED_LENGTHS[mix]).result()
     assert growth <= 2 * storage + WORKING_MEMORY_MIB

@@ -165,6 +165,65 @@ def test_replayed_gradient_is_full_backpropagation_through_each_sequence(
         assert th.allclose(replayed_grad, reference_grad, atol=1e-5)
 
 
+def _stepwise_values(model: RecurrentREINFORCE, batch: RecurrentEpisodeBatch) -> th.Tensor:
+    """Critic values from one unpadded critic call per sequence."""
+    values = []
+    for sequence in range(len(batch.sequence_lengths)):
+        observations = _sequence_observations(batch, sequence)
+        states = _sequence_states(model, batch, sequence)
+        values.append(model.policy.predict_values(observations, states.vf, th.zeros(len(observations))).flatten())  # type: ignore[arg-type]
+    return th.cat(values)
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_replay_groups_of_mixed_lengths_give_the_outputs_and_gradient_of_one_call_per_sequence(baseline: str) -> None:
+    model = _model(6, baseline=baseline, chunk_size=24, batch_size=30)
+    *_, batch = _collect(model, n_rollouts=2)
+    assert len(set(batch.sequence_lengths.tolist())) >= 6, "episodes of mixed lengths"
+    calls: list[int] = []
+    for name in ["evaluate_actions", "get_distribution", "predict_values"]:
+        method = getattr(model.policy, name)
+
+        def recording(observations: th.Tensor, *args: Any, method: Any = method) -> Any:
+            calls.append(len(observations))
+            return method(observations, *args)
+
+        setattr(model.policy, name, recording)
+    weights = th.randn(2, len(batch.actions), generator=th.Generator().manual_seed(0))
+
+    def gradient(log_prob: th.Tensor, values: th.Tensor | None) -> list[th.Tensor]:
+        model.policy.zero_grad()
+        loss = (weights[0] * log_prob).sum() + (0.0 if values is None else (weights[1] * values).sum())
+        loss.backward()
+        return [th.zeros_like(p) if p.grad is None else p.grad.clone() for p in model.policy.parameters()]
+
+    # Shuffled whole-episode minibatches, cut into chunks that split episodes, as training evaluates them
+    order = th.cat([th.as_tensor(indices) for indices in model._minibatches(batch)])
+    log_probs, values, calls_per_chunk = [], [], []
+    for chunk in th.split(order, model._chunk_rows):
+        n_calls = len(calls)
+        chunk_values, log_prob, entropy = model._evaluate_actions(batch.select(chunk))
+        calls_per_chunk.append(len(calls) - n_calls)
+        assert entropy is not None and entropy.shape == log_prob.shape == chunk.shape
+        log_probs.append(log_prob)
+        if chunk_values is not None:
+            values.append(chunk_values)
+            assert th.allclose(model._evaluate_values(batch.select(chunk)), chunk_values, atol=1e-6)
+    assert max(calls_per_chunk) > 1, "a chunk's sequences are replayed in several groups"
+    replayed = th.empty(len(batch.actions)).index_put((order,), th.cat(log_probs))
+    replayed_values = th.empty(len(batch.actions)).index_put((order,), th.cat(values)) if values else None
+    reference = _stepwise_log_probs(model, batch)
+    reference_values = _stepwise_values(model, batch) if values else None
+    assert th.allclose(replayed, reference, atol=1e-6)
+    if replayed_values is not None:
+        assert reference_values is not None
+        assert th.allclose(replayed_values, reference_values, atol=1e-6)
+    for replayed_grad, reference_grad in zip(
+        gradient(replayed, replayed_values), gradient(reference, reference_values), strict=True
+    ):
+        assert th.allclose(replayed_grad, reference_grad, atol=1e-5)
+
+
 def test_gradient_reaches_the_first_observation_and_no_other_episode() -> None:
     model = _model(3, baseline="none")
     *_, batch = _collect(model, n_rollouts=2)

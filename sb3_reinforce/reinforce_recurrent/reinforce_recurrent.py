@@ -1,5 +1,6 @@
 """RecurrentREINFORCE: REINFORCE with LSTM policies, back-propagating through every episode from its first step."""
 
+from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
@@ -24,6 +25,12 @@ from sb3_reinforce.reinforce_recurrent.policies import (
 
 SelfRecurrentREINFORCE = TypeVar("SelfRecurrentREINFORCE", bound="RecurrentREINFORCE")
 
+# Largest ratio of a replay group's widest sequence to its shortest: padding is at most half the
+# group's steps. The backward pass keeps the activations of all the groups of a chunk, so a chunk
+# replays at most 1.5 times its steps, whatever the mix of episode lengths (grouped by padded area
+# alone, 7394 transitions of 1- to 2730-step episodes made 4 groups of about 8192 steps each)
+GROUP_WIDTH_RATIO = 1.5
+
 
 class Replay(NamedTuple):
     """Sequences of a batch laid out for one call of a recurrent policy: ``n`` sequences of ``width`` steps, padded."""
@@ -42,15 +49,25 @@ class Replay(NamedTuple):
     """``(n, width)``: the step after a sequence's last one, where its bootstrap observation is."""
 
 
+class SelectedReplay(NamedTuple):
+    """One policy call of an evaluation of selected transitions: the replay of some of their sequences."""
+
+    replay: Replay
+    positions: th.Tensor
+    """Where each of its selected transitions is among the replay's ``n * width`` steps."""
+    selection: th.Tensor
+    """The index of each of them among the selected transitions."""
+
+
 class RecurrentREINFORCE(REINFORCE):
     """
     REINFORCE with recurrent (LSTM) policies, sb3-contrib's ``RecurrentActorCriticPolicy`` family.
 
     Collection carries each env's LSTM states and resets them at episode starts, as RecurrentPPO
     does. The update replays every complete episode **from its first step** with a zero state,
-    batched over episodes and padded (one LSTM call per chunk, no loop over steps), so the policy
-    gradient back-propagates through the whole episode: an action's gradient reaches every
-    observation before it. RecurrentPPO instead starts each sequence chunk from a stored state
+    batched over episodes of similar lengths and padded (one LSTM call per group, no loop over
+    steps), so the policy gradient back-propagates through the whole episode: an action's gradient
+    reaches every observation before it. RecurrentPPO instead starts each sequence chunk from a stored state
     without gradient, cutting the backpropagation at its rollout and minibatch boundaries.
 
     The buffer, baselines, truncation rules and Monte-Carlo returns are REINFORCE's. An episode
@@ -167,37 +184,83 @@ class RecurrentREINFORCE(REINFORCE):
         episode_starts = th.zeros(len(rows), device=self.device)
         return Replay(observations, batch.actions[rows], lstm_states, episode_starts, transitions, in_sequence, after_last)
 
-    def _selected_replay(self, batch: EpisodeBatch) -> tuple[Replay, th.Tensor]:
+    def _selected_replay(self, batch: EpisodeBatch) -> list[SelectedReplay]:
         """
-        The replay of the sequences of the batch's selected transitions, up to the last selected
-        step, and the position of each selected transition in it.
+        The replays of the sequences of the batch's selected transitions, each sequence up to its
+        last selected step, in groups of similar widths (``_sequence_groups``): a long sequence is
+        not padded into every short one selected with it.
+
+        :param batch: The batch, with the transitions to evaluate selected
+        :return: Per group, its replay, where its selected transitions are in it and their indices in the selection
         """
         assert isinstance(batch, RecurrentEpisodeBatch)
         selected = batch.selected
         sequence_ids = batch.sequence_ids[selected]
         steps = selected - batch.sequence_starts[sequence_ids]
         sequences, local_ids = th.unique(sequence_ids, return_inverse=True)
-        width = int(steps.max()) + 1
-        return self._replay(batch, sequences, width), local_ids * width + steps
+        widths = th.zeros_like(sequences).scatter_reduce_(0, local_ids, steps + 1, reduce="amax")
+        # Sequences come sorted by length, but a chunk may end inside one: sort by the steps replayed
+        by_width = th.argsort(widths, stable=True)
+        replays = []
+        for group in self._sequence_groups(widths[by_width]):
+            members = by_width[group]
+            width = int(widths[members[-1]])
+            # Each sequence's row in this group's replay, -1 outside it
+            rows = th.full_like(sequences, -1)
+            rows[members] = th.arange(len(members), device=self.device)
+            selection = th.nonzero(rows[local_ids] >= 0).flatten()
+            positions = rows[local_ids[selection]] * width + steps[selection]
+            replays.append(SelectedReplay(self._replay(batch, sequences[members], width), positions, selection))
+        return replays
+
+    def _evaluate_groups(
+        self, batch: EpisodeBatch, evaluate: Callable[[Replay], tuple[th.Tensor | None, ...]]
+    ) -> tuple[th.Tensor | None, ...]:
+        """
+        Run ``evaluate`` on each replay of ``_selected_replay`` (one policy call each) and gather its
+        outputs at the selected transitions, in their order.
+
+        :param batch: The batch, with the transitions to evaluate selected
+        :param evaluate: Outputs of a policy call on a replay, one value per replayed step (or None)
+        :return: Each output at the selected transitions, flattened (None where ``evaluate`` gave None)
+        """
+        outputs: list[list[th.Tensor | None]] = []
+        selections = []
+        for replay, positions, selection in self._selected_replay(batch):
+            outputs.append([None if output is None else output.flatten()[positions] for output in evaluate(replay)])
+            selections.append(selection)
+        # Back from group order to the selection's
+        order = th.argsort(th.cat(selections))
+        gathered: list[th.Tensor | None] = []
+        for parts in zip(*outputs, strict=True):
+            tensors = [part for part in parts if part is not None]
+            gathered.append(th.cat(tensors)[order] if len(tensors) == len(parts) else None)
+        return tuple(gathered)
 
     def _evaluate_actions(self, batch: EpisodeBatch) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
-        replay, positions = self._selected_replay(batch)
-        if not self.uses_critic:
-            distribution, _ = self.policy.get_distribution(replay.observations, replay.lstm_states.pi, replay.episode_starts)  # type: ignore[arg-type]
-            entropy = distribution.entropy()
-            return None, distribution.log_prob(replay.actions)[positions], None if entropy is None else entropy[positions]
-        values, log_prob, entropy = self.policy.evaluate_actions(
-            replay.observations,  # type: ignore[arg-type]
-            replay.actions,
-            replay.lstm_states,
-            replay.episode_starts,
-        )
-        return values.flatten()[positions], log_prob[positions], None if entropy is None else entropy[positions]
+        def evaluate(replay: Replay) -> tuple[th.Tensor | None, ...]:
+            if not self.uses_critic:
+                observations, states = replay.observations, replay.lstm_states.pi
+                distribution, _ = self.policy.get_distribution(observations, states, replay.episode_starts)  # type: ignore[arg-type]
+                return None, distribution.log_prob(replay.actions), distribution.entropy()
+            return self.policy.evaluate_actions(
+                replay.observations,  # type: ignore[arg-type]
+                replay.actions,
+                replay.lstm_states,
+                replay.episode_starts,
+            )
+
+        values, log_prob, entropy = self._evaluate_groups(batch, evaluate)
+        assert log_prob is not None
+        return values, log_prob, entropy
 
     def _evaluate_values(self, batch: EpisodeBatch) -> th.Tensor:
-        replay, positions = self._selected_replay(batch)
-        values = self.policy.predict_values(replay.observations, replay.lstm_states.vf, replay.episode_starts)  # type: ignore[arg-type]
-        return values.flatten()[positions]
+        def evaluate(replay: Replay) -> tuple[th.Tensor | None, ...]:
+            return (self.policy.predict_values(replay.observations, replay.lstm_states.vf, replay.episode_starts),)  # type: ignore[arg-type]
+
+        (values,) = self._evaluate_groups(batch, evaluate)
+        assert values is not None
+        return values
 
     def _critic_values(self, batch: EpisodeBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """The critic's values of every sequence, replayed with its bootstrap observation, ``chunk_size`` steps at a time."""
@@ -218,12 +281,17 @@ class RecurrentREINFORCE(REINFORCE):
 
     def _sequence_groups(self, widths: th.Tensor) -> list[th.Tensor]:
         """
-        Consecutive sequences (sorted by length, so each group's widest is its last) whose padded
-        replay holds at most ``chunk_size`` steps, or a single sequence.
+        Consecutive sequences whose padded replay holds at most ``chunk_size`` steps (or a single
+        sequence) and whose widest is at most ``GROUP_WIDTH_RATIO`` times the shortest.
+
+        :param widths: The steps each sequence replays, in increasing order (each group's widest is its last)
+        :return: The indices in ``widths`` of each group's sequences
         """
         groups, start = [], 0
-        for end, width in enumerate(widths.tolist()):
-            if end > start and (end - start + 1) * width > self._chunk_rows:
+        widths_list = widths.tolist()
+        for end, width in enumerate(widths_list):
+            too_large = (end - start + 1) * width > self._chunk_rows
+            if end > start and (too_large or width > GROUP_WIDTH_RATIO * widths_list[start]):
                 groups.append(th.arange(start, end, device=self.device))
                 start = end
         groups.append(th.arange(start, len(widths), device=self.device))
