@@ -14,6 +14,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from benchmarks.envs import FixedLengthEnv, FixedLengthImageEnv
 from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.reinforce.reinforce import Baseline
+from tests.spies import record_policy_call_sizes
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "none": dict(baseline="none"),
@@ -33,15 +34,7 @@ def _model(chunk_size: int | None, **kwargs: Any) -> REINFORCE:
 @pytest.mark.parametrize("setting", list(SETTINGS))
 def test_networks_see_at_most_chunk_size_transitions_in_training(setting: str) -> None:
     model = _model(chunk_size=5, **SETTINGS[setting])
-    seen: list[int] = []
-    for name in ["evaluate_actions", "get_distribution", "predict_values"]:
-        method = getattr(model.policy, name)
-
-        def recording(observations: th.Tensor, *args: Any, method: Any = method) -> Any:
-            seen.append(len(observations))
-            return method(observations, *args)
-
-        setattr(model.policy, name, recording)
+    seen = record_policy_call_sizes(model.policy)
     model.learn(200)
     assert model._n_updates > 0
     # Collection evaluates 2 envs at a time; training chunks of at most 5 transitions

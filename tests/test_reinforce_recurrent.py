@@ -18,6 +18,7 @@ from benchmarks.memory_tasks import cue_recall_factory
 from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch
 from tests.envs import LoggedEpisodesEnv
+from tests.spies import record_policy_call_sizes
 
 # Waiting steps between the cue and the answer in the learning test
 CUE_DELAY = 8
@@ -180,15 +181,7 @@ def test_replay_groups_of_mixed_lengths_give_the_outputs_and_gradient_of_one_cal
     model = _model(6, baseline=baseline, chunk_size=24, batch_size=30)
     *_, batch = _collect(model, n_rollouts=2)
     assert len(set(batch.sequence_lengths.tolist())) >= 6, "episodes of mixed lengths"
-    calls: list[int] = []
-    for name in ["evaluate_actions", "get_distribution", "predict_values"]:
-        method = getattr(model.policy, name)
-
-        def recording(observations: th.Tensor, *args: Any, method: Any = method) -> Any:
-            calls.append(len(observations))
-            return method(observations, *args)
-
-        setattr(model.policy, name, recording)
+    calls = record_policy_call_sizes(model.policy)
     weights = th.randn(2, len(batch.actions), generator=th.Generator().manual_seed(0))
 
     def gradient(log_prob: th.Tensor, values: th.Tensor | None) -> list[th.Tensor]:
