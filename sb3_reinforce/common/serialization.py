@@ -25,6 +25,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import BaseBuffer
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 
 SAFE_DATA_ENTRY = "safe_data.json"
 SAFE_DATA_FORMAT = 1
@@ -402,13 +403,8 @@ def _one_hot_inputs(observation_space: spaces.Space) -> int:
     """The network inputs of the parts of an observation space that SB3 one-hot encodes or flattens from a number."""
     if isinstance(observation_space, spaces.Dict):
         return sum(_one_hot_inputs(space) for space in observation_space.spaces.values())
-    if isinstance(observation_space, spaces.Discrete):
-        return int(observation_space.n)
-    if isinstance(observation_space, spaces.MultiDiscrete):
-        return int(np.sum(observation_space.nvec))
-    if isinstance(observation_space, spaces.MultiBinary):
-        return int(np.prod(observation_space.shape))
-    return 0
+    # A Box is stored element by element: its size is the file's
+    return 0 if isinstance(observation_space, spaces.Box) else int(get_flattened_obs_dim(observation_space))
 
 
 def pickled_entry_names(data: Mapping[str, Any]) -> list[str]:
