@@ -149,15 +149,16 @@ def safe_data(pickled: Mapping[str, Any], aliases: Mapping[str, type], algorithm
     return {"format": SAFE_DATA_FORMAT, "algorithm": algorithm, "entries": entries, "not_encodable": not_encodable}
 
 
-def read_safe_data(archive: zipfile.ZipFile) -> dict[str, Any]:
+def read_safe_data(members: Mapping[str, bytes]) -> dict[str, Any]:
     """
     A save's ``safe_data.json`` (see :func:`safe_data`), or an empty dict when it has none.
 
+    :param members: The save's members, by name
     :raises ValueError: When it is not laid out as :func:`safe_data` writes it
     """
-    if SAFE_DATA_ENTRY not in archive.namelist():
+    if SAFE_DATA_ENTRY not in members:
         return {}
-    described = json.loads(archive.read(SAFE_DATA_ENTRY))
+    described = json.loads(members[SAFE_DATA_ENTRY])
     layout = {"entries": dict, "not_encodable": dict, "algorithm": str}
     if not isinstance(described, dict) or not all(
         isinstance(described.get(key, kind()), kind) for key, kind in layout.items()
@@ -180,7 +181,7 @@ class ModelArchive:
 
 def read_model_archive(content: bytes, algorithm: str) -> ModelArchive:
     """
-    Read and check every member of a model file: the zip-file's checksums, ``data`` and
+    Read and check every member of a model file, each once: its checksum, ``data`` and
     ``safe_data.json`` as JSON objects, and every ``.pth`` file as torch reads weights
     (``weights_only=True``), onto torch's meta device, so that no tensor is allocated.
 
@@ -189,26 +190,31 @@ def read_model_archive(content: bytes, algorithm: str) -> ModelArchive:
     :raises ValueError: Naming the member that is missing, damaged or not what a save holds
     """
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        damaged = archive.testzip()
-        if damaged is not None:
-            raise ValueError(f"its member {damaged} is damaged (checksum mismatch)")
-        names = archive.namelist()
-        if "data" not in names or "policy.pth" not in names:
-            raise ValueError(f"not a complete {algorithm} save (it holds no model data or no policy.pth; truncated?)")
-        data = json.loads(archive.read("data"))
-        if not isinstance(data, dict):
-            raise ValueError(f"its data is a JSON {type(data).__name__}, not an object")
-        described = read_safe_data(archive)
-        tensors = {name: _read_weights(archive, name) for name in names if name.endswith(".pth")}
+        members = {name: _read_member(archive, name) for name in archive.namelist()}
+    if "data" not in members or "policy.pth" not in members:
+        raise ValueError(f"not a complete {algorithm} save (it holds no model data or no policy.pth; truncated?)")
+    data = json.loads(members["data"])
+    if not isinstance(data, dict):
+        raise ValueError(f"its data is a JSON {type(data).__name__}, not an object")
+    described = read_safe_data(members)
+    tensors = {name: _read_weights(name, member) for name, member in members.items() if name.endswith(".pth")}
     policy = tensors["policy.pth"]
     if not isinstance(policy, dict) or not all(isinstance(value, th.Tensor) for value in policy.values()):
         raise ValueError("its policy.pth is not a dict of tensors")
     return ModelArchive(data, described, {name: tuple(value.shape) for name, value in policy.items()})
 
 
-def _read_weights(archive: zipfile.ZipFile, name: str) -> Any:
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
     try:
-        return th.load(io.BytesIO(archive.read(name)), map_location="meta", weights_only=True)
+        # zipfile checks the member's checksum as it reads it
+        return archive.read(name)
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"its member {name} is damaged ({error})") from None
+
+
+def _read_weights(name: str, member: bytes) -> Any:
+    try:
+        return th.load(io.BytesIO(member), map_location="meta", weights_only=True)
     except Exception as error:
         # torch's own message advises weights_only=False, i.e. unpickling the damaged file
         raise ValueError(f"its {name} is not a weights file that torch reads safely ({type(error).__name__})") from None
