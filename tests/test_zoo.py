@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import torch as th
 
 pytest.importorskip("rl_zoo3")
 optuna = pytest.importorskip("optuna")
@@ -239,9 +240,11 @@ def test_sampler_builds_a_model(baseline: str) -> None:
     assert (model.gae_lambda, model.critic_gradient_steps) == ((pytest.approx(0.95), 20) if critic else (1.0, 1))
 
 
-def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path) -> None:
-    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--storage", study_log, "--study-name", "s", "--trial-id", 1)
-    expected = convert_reinforce_params(load_journal_study(study_log).trials[1].params)
+# Trial 0 too: RL Zoo tests the id for truth, and alone would train with the presets
+@pytest.mark.parametrize("trial_id", [0, 1])
+def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path, trial_id: int) -> None:
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--storage", study_log, "--study-name", "s", "--trial-id", trial_id)
+    expected = convert_reinforce_params(load_journal_study(study_log).trials[trial_id].params)
     model = REINFORCE.load(saved_model(tmp_path))
     assert (model.n_steps, model.baseline, model.normalize_advantage) == (
         expected["n_steps"],
@@ -256,6 +259,40 @@ def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path
     assert model.policy_kwargs["activation_fn"] is expected["policy_kwargs"]["activation_fn"]
 
 
+def test_params_take_the_trial_names(tmp_path: Path) -> None:
+    # A trial's values pasted as Optuna recorded them
+    zoo(*TRAIN, "-n", 500, "-f", tmp_path, "-params", "one_minus_gamma:0.02", "net_arch:'tiny'", "activation_fn:'relu'")
+    model = REINFORCE.load(saved_model(tmp_path))
+    assert model.gamma == pytest.approx(0.98)
+    assert model.policy_kwargs["net_arch"] == {"pi": [64], "vf": [64]}
+    assert model.policy_kwargs["activation_fn"] is th.nn.ReLU
+    # The preset's values that -params does not name are kept
+    assert (model.lr_schedule(1.0), model.baseline, model.n_envs) == (3e-3, "mean", 8)
+
+
+def test_convert_reinforce_params_converts_only_what_is_given() -> None:
+    assert convert_reinforce_params({"one_minus_gamma": 0.02, "n_steps": 8}) == {"gamma": pytest.approx(0.98), "n_steps": 8}
+    # Without a critic, gae_lambda is 1 (REINFORCE warns about any other value)
+    assert convert_reinforce_params({"baseline": "mean", "net_arch": "tiny"}) == {
+        "baseline": "mean",
+        "gae_lambda": 1.0,
+        "policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}},
+    }
+    with pytest.raises(ValueError, match="give net_arch either by name or inside policy_kwargs, not both"):
+        convert_reinforce_params({"net_arch": "tiny", "policy_kwargs": "dict(ortho_init=False)"})
+
+
+@pytest.mark.parametrize("given,expected", [((), 1), (("--num-threads", "2"), 2), (("--num-threads=-1",), 3)])
+def test_train_uses_one_torch_thread_unless_told(tmp_path: Path, given: tuple[str, ...], expected: int) -> None:
+    saved = th.get_num_threads()
+    th.set_num_threads(3)  # stands for torch's default, one thread per core
+    try:
+        zoo(*TRAIN, "-n", 100, "-f", tmp_path, *given)
+        assert th.get_num_threads() == expected
+    finally:
+        th.set_num_threads(saved)
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -266,6 +303,7 @@ def test_trial_id_retrains_with_the_trial_values(study_log: Path, tmp_path: Path
         (("-optimize", "--storage", "postgresql://localhost:1/x"), "--storage postgresql://localhost:1/x: "),
         (("--storage", "{tmp}/study.log", "--trial-id", "1"), "--trial-id needs --storage and --study-name"),
         (("--storage", "{tmp}/study.log", "--study-name", "s", "--trial-id", "1"), "--storage {tmp}/study.log: no such"),
+        (("-params", "net_arch:'tiny'", "policy_kwargs:'dict()'"), "-params: give net_arch either by name or inside"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(

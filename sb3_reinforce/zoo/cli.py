@@ -37,12 +37,17 @@ REFUSED_COMMANDS: dict[str, str] = {
     ),
 }
 ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
+# The commands with RL Zoo's --num-threads, whose default (-1) leaves torch one thread per core: processes
+# that share the cores (tuning workers, --n-jobs) then fight over them, ~10x slower on 2 cores
+NUM_THREADS_COMMANDS = frozenset({"train", "enjoy"})
+DEFAULT_NUM_THREADS = 1
 PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
 EPILOG = """\
 --algo reinforce (and reinforce_mask, MaskableREINFORCE; reinforce_lstm, RecurrentREINFORCE) works in
 every command. `train --algo reinforce` reads the presets shipped with sb3_reinforce
 (hyperparams/reinforce.yml, or reinforce_mask.yml, reinforce_lstm.yml) unless -conf/--conf-file is
-given. The plot commands
+given. train and enjoy use one torch thread per process unless --num-threads is given
+(-1: torch's default). The plot commands
 also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
 train, enjoy and record_video read a run's files (models, config.yml, args.yml, VecNormalize
 statistics) as data, never running code from them; --trust-files reads them as RL Zoo does.
@@ -93,6 +98,8 @@ def _run(command: str, args: list[str]) -> None:
         if env_id is not None:
             check_env_id(env_id, gym_packages)
     options, args = _wrapper_options(prog, command, args)
+    if command in NUM_THREADS_COMMANDS:
+        args = with_default_num_threads(args)
     entry_point = _entry_point(command)
     from sb3_reinforce.zoo.safe_files import safe_zoo_files
 
@@ -121,6 +128,15 @@ def _wrapper_options(prog: str, command: str, args: list[str]) -> tuple[argparse
     if command in ENV_COMMANDS:
         parser.add_argument("--trust-files", action="store_true")
     return parser.parse_known_args(args)
+
+
+def with_default_num_threads(args: list[str]) -> list[str]:
+    """
+    A command's arguments with ``--num-threads 1`` added unless they give ``--num-threads``
+    (``--num-threads -1``: torch's default, one thread per core).
+    """
+    given = any(arg == "--num-threads" or arg.startswith("--num-threads=") for arg in args)
+    return args if given else [*args, "--num-threads", str(DEFAULT_NUM_THREADS)]
 
 
 def _entry_point(command: str) -> Callable[[], object]:

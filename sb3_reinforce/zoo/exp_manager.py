@@ -4,6 +4,7 @@ import difflib
 import importlib
 import inspect
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import sb3_reinforce
 from sb3_reinforce.zoo.checks import UsageError, one_line
+from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, has_sampled_names
 from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password, is_journal_file
 
 ALGO = "reinforce"
@@ -42,7 +44,9 @@ class ReinforceExperimentManager(ExperimentManager):
       such as ``"dict(max_steps_per_env=2000)"``) may be strings, as RL Zoo allows for ``replay_buffer_*``;
     - bad input raises :class:`~sb3_reinforce.zoo.checks.UsageError` before any env is made: an
       unreadable hyperparameter file, a hyperparameter the algorithm does not take, an unreachable
-      ``--storage``, or a ``--trial-id`` that the study does not hold.
+      ``--storage``, or a ``--trial-id`` that the study does not hold;
+    - ``--trial-id 0`` retrains with trial 0's values (RL Zoo skips trial 0), and ``-params`` may
+      give a trial's values in Optuna's names (``one_minus_gamma``, ``net_arch:"'small'"``).
 
     Takes the arguments of ``rl_zoo3.exp_manager.ExperimentManager``.
     """
@@ -53,6 +57,12 @@ class ReinforceExperimentManager(ExperimentManager):
         # hyperparams/reinforce.yml in its own package
         if kwargs.get("config") is None and self.algo in PRESETS:
             self.config = str(PRESETS[self.algo])
+        if self.algo in PRESETS and self.custom_hyperparams and has_sampled_names(self.custom_hyperparams):
+            # -params copied from a trial, in Optuna's names
+            try:
+                self.custom_hyperparams = convert_reinforce_params(self.custom_hyperparams)
+            except ValueError as error:
+                raise UsageError(f"-params: {error}") from error
         if self.trial_id is not None:
             self._check_trial()
         elif self.optimize_hyperparameters and self.storage is not None and not is_journal_file(self.storage):
@@ -64,9 +74,6 @@ class ReinforceExperimentManager(ExperimentManager):
         """Raise ``UsageError`` unless ``--storage`` and ``--study-name`` hold the trial ``--trial-id``."""
         if self.storage is None or self.study_name is None:
             raise UsageError("--trial-id needs --storage and --study-name, which hold the trial")
-        if self.trial_id == 0:
-            # read_hyperparameters tests the id for truth
-            raise UsageError("--trial-id 0: RL Zoo ignores trial 0 and trains with the presets; give its values with -params")
         if not is_journal_file(self.storage):
             check_storage_reachable(self.storage)
         elif not Path(self.storage).is_file():
@@ -82,10 +89,16 @@ class ReinforceExperimentManager(ExperimentManager):
 
     def read_hyperparameters(self) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            hyperparams = super().read_hyperparameters()
+            hyperparams, saved_hyperparams = super().read_hyperparameters()
             entries = self._hyperparameter_entries()
         except (OSError, ImportError, yaml.YAMLError, ValueError) as error:
             raise UsageError(f"hyperparameter file {self.config}: {one_line(error)}") from error
+        if self.trial_id == 0:
+            assert self.storage is not None and self.study_name is not None  # _check_trial checked them
+            # RL Zoo tests the id for truth and skips trial 0: applied here, in its order (trial, then -params)
+            hyperparams.update(self.load_trial(self.storage, self.study_name, self.trial_id))
+            hyperparams.update(self.custom_hyperparams or {})
+            saved_hyperparams = OrderedDict(sorted(hyperparams.items()))
         env_id = self.env_name.gym_id
         # RL Zoo's order: the env's entry, then "atari" for Atari envs, then "default"
         if env_id not in entries and not self._is_atari:
@@ -101,7 +114,7 @@ class ReinforceExperimentManager(ExperimentManager):
                 f"Give the env's hyperparameters with -params or -conf{hint}",
                 UserWarning,
             )
-        return hyperparams
+        return hyperparams, saved_hyperparams
 
     def _hyperparameter_entries(self) -> dict[str, Any]:
         """The entries of the hyperparameter file (``-conf``), read as RL Zoo reads it."""

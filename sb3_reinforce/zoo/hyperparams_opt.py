@@ -5,18 +5,48 @@ from typing import Any
 import optuna
 from rl_zoo3.hyperparams_opt import convert_onpolicy_params
 
+# Optuna's names of the values that the converter turns into REINFORCE's arguments, with a stand-in for each
+# (RL Zoo's converter needs all of them; the stand-ins' results are dropped)
+SAMPLED_NAMES: dict[str, Any] = {
+    "one_minus_gamma": 0.0,
+    "one_minus_gae_lambda": 0.0,
+    "net_arch": "small",
+    "activation_fn": "tanh",
+}
+# The argument that each sampled name becomes: a keyword of REINFORCE, or a key of policy_kwargs
+CONVERTED_NAMES = {"one_minus_gamma": "gamma", "one_minus_gae_lambda": "gae_lambda"}
+
 
 def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     """
-    Convert sampled values (a trial's ``params``, e.g. for ``--trial-id``) to REINFORCE's keyword
-    arguments with RL Zoo's on-policy converter: ``one_minus_gamma`` and ``one_minus_gae_lambda``
-    become ``gamma`` and ``gae_lambda``, the ``net_arch`` and ``activation_fn`` names become ``policy_kwargs``.
+    Convert sampled values (a trial's ``params``, or ``-params`` written with Optuna's names) to
+    REINFORCE's keyword arguments with RL Zoo's on-policy converter: ``one_minus_gamma`` and
+    ``one_minus_gae_lambda`` become ``gamma`` and ``gae_lambda``, the ``net_arch`` and
+    ``activation_fn`` names become ``policy_kwargs``. Names that are not given stay out of the
+    result, and the other entries pass unchanged, so a partial set can be converted too.
 
-    :param sampled_params: The values sampled by :func:`sample_reinforce_params`
+    :param sampled_params: Values sampled by :func:`sample_reinforce_params` (all or some of them)
     :return: The keyword arguments of ``REINFORCE``
     """
-    # Trials without the critic sample no gae_lambda: 1.0, REINFORCE's default, is the one it does not warn about
-    return convert_onpolicy_params({"one_minus_gae_lambda": 0.0, **sampled_params})
+    names = {name: value for name, value in sampled_params.items() if name in SAMPLED_NAMES}
+    converted_names = convert_onpolicy_params({**SAMPLED_NAMES, **names})
+    converted = {name: value for name, value in sampled_params.items() if name not in SAMPLED_NAMES}
+    converted.update({argument: converted_names[argument] for name, argument in CONVERTED_NAMES.items() if name in names})
+    policy_kwargs = {key: value for key, value in converted_names["policy_kwargs"].items() if key in names}
+    if policy_kwargs:
+        if "policy_kwargs" in converted:
+            raise ValueError(f"give {' and '.join(policy_kwargs)} either by name or inside policy_kwargs, not both")
+        converted["policy_kwargs"] = policy_kwargs
+    # A sampled baseline without a critic samples no gae_lambda: 1.0, the one it does not warn about
+    if converted.get("baseline", "critic") != "critic" and "one_minus_gae_lambda" not in names:
+        converted["gae_lambda"] = 1.0
+    return converted
+
+
+def has_sampled_names(params: dict[str, Any]) -> bool:
+    """Whether ``params`` holds a value under Optuna's name (``one_minus_gamma``, a ``net_arch`` name, ...)."""
+    # REINFORCE takes none of these names as keywords
+    return any(name in params for name in SAMPLED_NAMES)
 
 
 def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
