@@ -1,6 +1,7 @@
 """Smoke tests over spaces, policies, baselines and SB3's machinery (vec envs, wrappers, callbacks, logging)."""
 
 import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -205,9 +206,14 @@ def _first_update(critic_gradient_steps: int) -> tuple[REINFORCE, float]:
     model = _after_one_rollout(baseline="critic", critic_gradient_steps=critic_gradient_steps)
     batch = model.rollout_buffer.get()
     returns, _ = model.rollout_buffer.compute_returns_and_advantages(np.zeros(model.rollout_buffer.n_transitions))
+    return model, float(np.mean((returns - _critic_values(model, batch.observations)) ** 2))
+
+
+def _critic_values(model: REINFORCE, observations: th.Tensor) -> np.ndarray:
+    """The critic's values in return units (its outputs are in units of its targets' statistics)."""
     with th.no_grad():
-        values = model.policy.predict_values(batch.observations).flatten().numpy()
-    return model, float(np.mean((returns - values) ** 2))
+        outputs = model.policy.predict_values(observations).flatten().numpy()
+    return outputs * model.critic_target_std + (model.critic_target_mean or 0.0)
 
 
 def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
@@ -221,6 +227,59 @@ def test_critic_gradient_steps_fit_the_critic_and_leave_the_actor() -> None:
             assert th.equal(one, many), name
         elif name.startswith(("mlp_extractor.value_net", "value_net")):
             assert not th.equal(one, many), name
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+@pytest.mark.parametrize("env_id", ["Acrobot-v1", "CartPole-v1"])
+def test_one_warning_when_the_first_episodes_all_hit_the_time_limit(baseline: Baseline, env_id: str) -> None:
+    # Acrobot-v1's random policy almost never swings up within its 500 steps; CartPole-v1's falls within tens of steps
+    model = REINFORCE("MlpPolicy", env_id, baseline=baseline, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.learn(1500)
+        model.learn(1500, reset_num_timesteps=False)
+    messages = [str(warning.message) for warning in caught if "truncated by a time limit" in str(warning.message)]
+    expected = 1 if (env_id, baseline) in {("Acrobot-v1", "none"), ("Acrobot-v1", "mean")} else 0
+    assert len(messages) == expected, messages
+    assert all("use baseline='critic' with VecNormalize" in message for message in messages)
+
+
+def test_critic_target_statistics_keep_the_critics_values() -> None:
+    model = _after_one_rollout(baseline="critic")
+    observations = model.rollout_buffer.get().observations
+    first_mean, first_std = model.critic_target_mean, model.critic_target_std
+    assert first_mean is not None and first_std > 1.0  # set by the first batch's returns (CartPole: tens)
+    before = _critic_values(model, observations)
+    model._update_critic_target_statistics(np.array([500.0, 900.0, 1300.0]))
+    assert model.critic_target_mean > first_mean and model.critic_target_std > first_std
+    # PopArt: the output layer is rescaled, so the values in return units do not move
+    np.testing.assert_allclose(_critic_values(model, observations), before, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("normalize_critic_targets", [True, False])
+def test_normalized_critic_targets_make_training_reward_scale_invariant(normalize_critic_targets: bool) -> None:
+    def actor_after_training(reward_scale: float) -> list[th.Tensor]:
+        env = make_vec_env(
+            "CartPole-v1",
+            n_envs=2,
+            seed=0,
+            wrapper_class=gym.wrappers.TransformReward,
+            wrapper_kwargs=dict(func=lambda reward: reward_scale * reward),
+        )
+        model = REINFORCE("MlpPolicy", env, baseline="critic", normalize_critic_targets=normalize_critic_targets, seed=0)
+        model.learn(600)
+        return [
+            param
+            for name, param in model.policy.named_parameters()
+            if name.startswith(("mlp_extractor.policy_net", "action_net"))
+        ]
+
+    scale_invariant = all(
+        th.allclose(small, large, atol=1e-5)
+        for small, large in zip(actor_after_training(1.0), actor_after_training(1000.0), strict=True)
+    )
+    # Without it, the value loss grows with the square of the scale and the shared gradient clip shrinks the policy's step
+    assert scale_invariant == normalize_critic_targets
 
 
 @pytest.mark.parametrize("baseline", BASELINES)

@@ -110,6 +110,10 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         self.chunk_size = chunk_size
         self.carried_episodes = carried_episodes
         self._warned_about_cuts = False
+        # Until the first rollout in which episodes end: whether all of them hit the time limit is checked once
+        self._time_limits_checked = False
+        self._rollout_episode_ends = 0
+        self._rollout_truncations = 0
 
     @property
     def uses_critic(self) -> bool:
@@ -118,7 +122,15 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         # Derived from the saved arguments by _setup_model
-        return [*super()._excluded_save_params(), "_chunk_rows", "_stored_dtypes", "_warned_about_cuts"]
+        return [
+            *super()._excluded_save_params(),
+            "_chunk_rows",
+            "_stored_dtypes",
+            "_warned_about_cuts",
+            "_time_limits_checked",
+            "_rollout_episode_ends",
+            "_rollout_truncations",
+        ]
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
@@ -216,6 +228,10 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         if rollout_buffer.n_cut_segments and not self._warned_about_cuts:
             self._warned_about_cuts = True
             warnings.warn(_cut_segments_warning(rollout_buffer.max_steps_per_env, self.uses_critic))
+        if not self._time_limits_checked and self._rollout_episode_ends:
+            self._time_limits_checked = True
+            if self._rollout_truncations == self._rollout_episode_ends and not self.uses_critic:
+                warnings.warn(_time_limit_warning(self._rollout_episode_ends))
         if not continue_training:
             return False
 
@@ -228,6 +244,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     ) -> bool:
         """The stepping loop of ``collect_rollouts``; False if a callback stopped training."""
         n_steps = 0
+        self._rollout_episode_ends = self._rollout_truncations = 0
         # Envs still running the episode they were in once n_rollout_steps were collected
         unfinished = np.ones(env.num_envs, dtype=bool)
         while unfinished.any() and not rollout_buffer.full and self.num_timesteps < self._total_timesteps:
@@ -264,6 +281,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 for idx in terminal_envs
                 if infos[idx].get("TimeLimit.truncated", False)
             }
+            self._rollout_episode_ends += int(dones.sum())
+            self._rollout_truncations += len(truncation_observations)
             # Stored before the callbacks run, so that a callback stopping training leaves
             # the buffer and the last observation consistent with the envs
             rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations, **extras)  # type: ignore[arg-type]
@@ -598,6 +617,17 @@ def _cut_segments_warning(max_steps_per_env: int, uses_critic: bool) -> str:
         f"update per {max_steps_per_env} steps. Give the env a time limit (gymnasium's TimeLimit wrapper or "
         "max_episode_steps), or lower rollout_buffer_kwargs=dict(max_steps_per_env=...) (down to n_steps, which cuts "
         "like A2C's fixed-length rollouts) for more frequent updates. train/n_cut_segments counts the cuts per batch."
+    )
+
+
+def _time_limit_warning(n_episodes: int) -> str:
+    """Why a first rollout whose episodes all hit the time limit is a bad start without a critic."""
+    return (
+        f"Every episode that ended in the first rollout ({n_episodes} of {n_episodes}) was truncated by a time limit, "
+        "and without a critic nothing bootstraps them: their returns end at the limit, so they tell how many steps "
+        "were left rather than how well the policy did. Tasks whose episodes rarely end before the limit (Acrobot-v1, "
+        "MountainCar-v0) do not learn this way at the defaults (measured: Acrobot-v1 stayed at -500): use "
+        "baseline='critic' with VecNormalize, as the Acrobot-v1 preset of the zoo (docs/modules/reinforce.md, Tuning)."
     )
 
 

@@ -10,6 +10,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
+from torch import nn
 from torch.nn import functional as F
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
@@ -25,6 +26,10 @@ Baseline = Literal["none", "mean", "critic"]
 BASELINES: tuple[str, ...] = ("none", "mean", "critic")
 # Weight of the newest batch in the running mean of returns used by ``baseline="mean"``
 MEAN_BASELINE_UPDATE_RATE = 0.1
+# Weight of the newest batch in the running mean and standard deviation of the critic's targets
+CRITIC_TARGET_UPDATE_RATE = 0.1
+# Floor of that standard deviation: a batch of equal returns (all 0 before a sparse reward) is not divided by 0
+MIN_CRITIC_TARGET_STD = 1e-2
 DEFAULT_VF_COEF = 0.5
 
 
@@ -90,6 +95,13 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         loss. The first is taken together with the policy's step; the others on the value loss
         alone, so the critic fits returns of a large scale without reward normalization (Spinning
         Up's VPG takes 80). The actor is unchanged by them unless it shares layers with the critic.
+    :param normalize_critic_targets: With ``baseline="critic"``: the critic learns returns
+        standardized by a running mean and standard deviation, and each update of these statistics
+        rescales its output layer so that its values in return units stay the same (PopArt, van
+        Hasselt et al. 2016). Its targets then have the same scale on every task, so one learning
+        rate and gradient clip fit them whether returns are 1 or 1000: without it, the critic's gradient
+        on CartPole-v1 was 100-1000 times the policy's, and the shared clip shrank the policy's
+        steps. The baseline stays a function of the state, so the gradient stays unbiased.
     :param target_kl: With ``batch_size``: limit on how far the minibatch steps of one batch move the
         policy. Later minibatches are not corrected for the steps before them, so once the
         approximate KL divergence between the policy before the batch's first step (the one that
@@ -156,6 +168,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         gamma_t_weighting: bool = False,
         batch_size: int | None = None,
         critic_gradient_steps: int = 1,
+        normalize_critic_targets: bool = True,
         target_kl: float | None = None,
         chunk_size: int | None = None,
         carried_episodes: CarriedEpisodes = "importance_weighted",
@@ -234,8 +247,12 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         self.gamma_t_weighting = gamma_t_weighting
         self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
+        self.normalize_critic_targets = normalize_critic_targets
         self.target_kl = target_kl
         self.return_mean: float | None = None
+        # The statistics that the critic's outputs are in units of (None: not fitted yet, outputs in return units)
+        self.critic_target_mean: float | None = None
+        self.critic_target_std = 1.0
 
         if use_rms_prop and "optimizer_class" not in self.policy_kwargs:
             self.policy_kwargs["optimizer_class"] = th.optim.RMSprop
@@ -248,6 +265,18 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
     def uses_critic(self) -> bool:
         """Whether a value network is trained and used as the baseline."""
         return self.baseline == "critic"
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if (
+            self.uses_critic
+            and self.normalize_critic_targets
+            and not isinstance(getattr(self.policy, "value_net", None), nn.Linear)
+        ):
+            raise ValueError(
+                f"normalize_critic_targets=True rescales the critic's output layer, and {type(self.policy).__name__} "
+                "has no nn.Linear value_net: pass normalize_critic_targets=False"
+            )
 
     def train(self) -> None:
         """
@@ -271,7 +300,12 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         batch = buffer.get()
 
         values_np, returns_np, advantages_np = self._values_returns_and_advantages(batch)
-        returns = th.as_tensor(returns_np, dtype=th.float32, device=self.device)
+        if self.uses_critic and self.normalize_critic_targets:
+            self._update_critic_target_statistics(returns_np)
+        # The critic's targets, in the units of its outputs
+        value_targets = th.as_tensor(
+            (returns_np - (self.critic_target_mean or 0.0)) / self.critic_target_std, dtype=th.float32, device=self.device
+        )
         # Standardized in float64: a baseline far from the returns (after an outlier batch) loses no precision
         advantages = th.as_tensor(advantages_np, dtype=th.float64, device=self.device)
         if self.normalize_advantage:
@@ -288,7 +322,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             log_probs: list[th.Tensor] = []
             self.policy.optimizer.zero_grad()
             losses = self._accumulate_gradient(
-                indices, len(advantages), self._policy_losses(batch, advantages, returns, log_probs)
+                indices, len(advantages), self._policy_losses(batch, advantages, value_targets, log_probs)
             )
             if behaviour_log_prob is not None and self._moved_too_far(behaviour_log_prob[indices], th.cat(log_probs)):
                 break
@@ -306,13 +340,16 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         if self.uses_critic:
             for _ in range(self.critic_gradient_steps - 1):
                 self.policy.optimizer.zero_grad()
-                value_loss = self._accumulate_gradient(slice(None), len(returns), self._value_losses(batch, returns))["value"]
+                value_loss = self._accumulate_gradient(
+                    slice(None), len(value_targets), self._value_losses(batch, value_targets)
+                )["value"]
                 self._optimizer_step()
             # The value loss of the critic's last gradient step
             if value_loss is not None:
                 self.logger.record("train/value_loss", value_loss)
             assert values_np is not None
             self.logger.record("train/explained_variance", explained_variance(values_np, returns_np))
+            self.logger.record("train/critic_target_std", self.critic_target_std)
         elif self.baseline == "mean":
             self.logger.record("train/baseline", self.return_mean or 0.0)
             self._update_mean_baseline(returns_np)
@@ -328,7 +365,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         self,
         batch: EpisodeBatch,
         advantages: th.Tensor,
-        returns: th.Tensor,
+        value_targets: th.Tensor,
         log_probs: list[th.Tensor],
     ) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
         """
@@ -345,18 +382,20 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
             losses = {"loss": policy_loss + self.ent_coef * entropy_loss, "policy": policy_loss, "entropy": entropy_loss}
             if values is not None:
-                losses["value"] = F.mse_loss(returns[chunk], values.flatten())
+                losses["value"] = F.mse_loss(value_targets[chunk], values.flatten())
                 losses["loss"] = losses["loss"] + self.vf_coef * losses["value"]
             return losses
 
         return policy_losses
 
-    def _value_losses(self, batch: EpisodeBatch, returns: th.Tensor) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
+    def _value_losses(
+        self, batch: EpisodeBatch, value_targets: th.Tensor
+    ) -> Callable[[slice | th.Tensor], dict[str, th.Tensor]]:
         """The critic's value loss on a chunk of the batch, for ``_accumulate_gradient``."""
 
         def value_losses(chunk: slice | th.Tensor) -> dict[str, th.Tensor]:
             values = self._evaluate_values(batch.select(chunk))
-            value_loss = F.mse_loss(returns[chunk], values.flatten())
+            value_loss = F.mse_loss(value_targets[chunk], values.flatten())
             return {"loss": self.vf_coef * value_loss, "value": value_loss}
 
         return value_losses
@@ -377,7 +416,15 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
                 # A baseline term counts as its transition's reward does: times its importance weight
                 advantages = advantages - (1.0 if weights is None else weights) * (self.return_mean or 0.0)
             return None, returns, advantages
-        values, bootstrap_values = self._critic_values(batch)
+        if self.normalize_critic_targets and self.critic_target_mean is None:
+            # The first batch sets the statistics (from its returns without bootstrap) before the untrained
+            # critic's outputs are read in their units, so that its first values scale with the returns too
+            self._update_critic_target_statistics(buffer.compute_returns_and_advantages(weights=weights)[0])
+        values, bootstrap_values = (
+            None if outputs is None else outputs * self.critic_target_std + (self.critic_target_mean or 0.0)
+            for outputs in self._critic_values(batch)
+        )
+        assert values is not None
         return values, *buffer.compute_returns_and_advantages(values, bootstrap_values, weights)
 
     def _behaviour_log_prob(self, batch: EpisodeBatch, n_minibatches: int) -> th.Tensor | None:
@@ -413,6 +460,29 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         else:
             self.return_mean += MEAN_BASELINE_UPDATE_RATE * (batch_mean - self.return_mean)
 
+    def _update_critic_target_statistics(self, returns: np.ndarray) -> None:
+        """
+        Move the critic targets' running mean and standard deviation towards this batch's (the
+        first batch sets them), and rescale the critic's output layer so that its values, in
+        return units, are unchanged (PopArt's "preserving outputs precisely").
+        """
+        batch_mean, batch_second_moment = float(returns.mean()), float(np.mean(returns**2))
+        if self.critic_target_mean is None:
+            # The untrained critic's values are not worth preserving
+            self.critic_target_mean = batch_mean
+            self.critic_target_std = max(float(returns.std()), MIN_CRITIC_TARGET_STD)
+            return
+        old_mean, old_std = self.critic_target_mean, self.critic_target_std
+        second_moment = old_std**2 + old_mean**2
+        new_mean = old_mean + CRITIC_TARGET_UPDATE_RATE * (batch_mean - old_mean)
+        second_moment += CRITIC_TARGET_UPDATE_RATE * (batch_second_moment - second_moment)
+        new_std = max(float(np.sqrt(max(second_moment - new_mean**2, 0.0))), MIN_CRITIC_TARGET_STD)
+        output_layer = self.policy.value_net
+        with th.no_grad():
+            output_layer.weight.mul_(old_std / new_std)
+            output_layer.bias.mul_(old_std).add_(old_mean - new_mean).div_(new_std)
+        self.critic_target_mean, self.critic_target_std = new_mean, new_std
+
     @classmethod
     def saved_data_schema(cls) -> dict[str, SavedEntry]:
         return {
@@ -422,6 +492,9 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             "gamma_t_weighting": SavedEntry(plain=boolean),
             "batch_size": SavedEntry(plain=optional(integer(1))),
             "critic_gradient_steps": SavedEntry(plain=integer(1)),
+            "normalize_critic_targets": SavedEntry(plain=boolean),
+            "critic_target_mean": SavedEntry(plain=optional(number())),
+            "critic_target_std": SavedEntry(plain=number(0.0, above=True)),
             "target_kl": SavedEntry(plain=optional(number(0.0, above=True))),
             # A finite running mean: one at inf would make every later update NaN
             "return_mean": SavedEntry(plain=optional(number())),
