@@ -209,7 +209,7 @@ def _first_update(critic_gradient_steps: int) -> tuple[REINFORCE, float]:
     return model, float(np.mean((returns - _critic_values(model, batch.observations)) ** 2))
 
 
-def _critic_values(model: REINFORCE, observations: th.Tensor) -> np.ndarray:
+def _critic_values(model: REINFORCE, observations: th.Tensor | dict[str, th.Tensor]) -> np.ndarray:
     """The critic's values in return units (its outputs are in units of its targets' statistics)."""
     with th.no_grad():
         outputs = model.policy.predict_values(observations).flatten().numpy()
@@ -251,7 +251,9 @@ def test_critic_target_statistics_keep_the_critics_values() -> None:
     assert first_mean is not None and first_std > 1.0  # set by the first batch's returns (CartPole: tens)
     before = _critic_values(model, observations)
     model._update_critic_target_statistics(np.array([500.0, 900.0, 1300.0]))
-    assert model.critic_target_mean > first_mean and model.critic_target_std > first_std
+    assert (
+        model.critic_target_mean is not None and model.critic_target_mean > first_mean and model.critic_target_std > first_std
+    )
     # PopArt: the output layer is rescaled, so the values in return units do not move
     np.testing.assert_allclose(_critic_values(model, observations), before, rtol=1e-5, atol=1e-4)
 
@@ -263,7 +265,7 @@ def test_normalized_critic_targets_make_training_reward_scale_invariant(normaliz
             "CartPole-v1",
             n_envs=2,
             seed=0,
-            wrapper_class=gym.wrappers.TransformReward,
+            wrapper_class=gym.wrappers.TransformReward,  # type: ignore[arg-type]
             wrapper_kwargs=dict(func=lambda reward: reward_scale * reward),
         )
         model = REINFORCE("MlpPolicy", env, baseline="critic", normalize_critic_targets=normalize_critic_targets, seed=0)
