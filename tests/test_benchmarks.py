@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import cast
@@ -15,7 +16,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import PolicyPredictor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from benchmarks import run, sample, tianshou_peer
+from benchmarks import identity, run, sample, tianshou_peer
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
@@ -275,3 +276,17 @@ def test_report_links_the_reports_of_folders_inside_its_own(tmp_path: Path) -> N
         run.write_report(tmp_path / name, meta)
     report = run.write_report(tmp_path, meta).read_text()
     assert "- More runs, in their own reports: [another](another/results.md), [sparse](sparse/results.md)\n" in report
+
+
+def test_identity_benchmark_resumes_and_reports_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identity, "BUDGET", 200)
+    monkeypatch.setattr(identity, "ENVS", {"Discrete": identity.ENVS["Discrete"]})
+    assert identity.main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path)]) == 0
+    runs = json.loads((tmp_path / "identity.json").read_text())
+    assert sorted(run["algo"] for run in runs) == sorted(identity.ALGOS)
+    assert all(0.0 <= run["reward"] <= identity.EPISODE_LENGTH for run in runs)
+    # A second command finds every run done, trains nothing and reports the same runs
+    monkeypatch.setattr(identity, "run_one", None)
+    assert identity.main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "results.md").read_text()
+    assert all(f"| Discrete | {algo} | 0: " in table for algo in identity.ALGOS)
