@@ -7,6 +7,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from pprint import pprint
 from typing import Any
 
 import yaml
@@ -99,6 +100,9 @@ class ReinforceExperimentManager(ExperimentManager):
             hyperparams.update(self.load_trial(self.storage, self.study_name, self.trial_id))
             hyperparams.update(self.custom_hyperparams or {})
             saved_hyperparams = OrderedDict(sorted(hyperparams.items()))
+            # RL Zoo printed the hyperparameters without the trial's values
+            print("Hyperparameters with trial 0's values:")
+            pprint(saved_hyperparams)
         env_id = self.env_name.gym_id
         # RL Zoo's order: the env's entry, then "atari" for Atari envs, then "default"
         if env_id not in entries and not self._is_atari:
