@@ -81,7 +81,7 @@ def test_train_uses_the_presets_and_saves_checkpoints(trained: Path) -> None:
         assert (run / name).is_file(), name
     # Without -conf: the presets shipped in sb3_reinforce/hyperparams/reinforce.yml
     model = REINFORCE.load(saved_model(trained))
-    assert (model.n_envs, model.lr_schedule(1.0), model.baseline) == (8, 3e-3, "mean")
+    assert (model.n_envs, model.lr_schedule(1.0), model.baseline, model.batch_size) == (8, 1e-3, "mean", 256)
     assert model.num_timesteps == 2000
 
 
@@ -267,7 +267,7 @@ def test_params_take_the_trial_names(tmp_path: Path) -> None:
     assert model.policy_kwargs["net_arch"] == {"pi": [64], "vf": [64]}
     assert model.policy_kwargs["activation_fn"] is th.nn.ReLU
     # The preset's values that -params does not name are kept
-    assert (model.lr_schedule(1.0), model.baseline, model.n_envs) == (3e-3, "mean", 8)
+    assert (model.lr_schedule(1.0), model.baseline, model.n_envs, model.batch_size) == (1e-3, "mean", 8, 256)
 
 
 def test_convert_reinforce_params_converts_only_what_is_given() -> None:
