@@ -9,11 +9,13 @@ deterministic policy on 10 episodes (100 is the most). Results go to ``<out>/ide
 """
 
 import argparse
+import contextlib
 import datetime
+import itertools
 import shlex
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,10 +95,14 @@ def main(argv: list[str]) -> int:
     done = {(run["space"], run["algo"], run["seed"]) for run in runs}
     todo = [(space, algo, seed) for seed in range(args.seeds) for space in ENVS for algo in ALGOS]
     todo = [key for key in todo if key not in done]
-    with ProcessPoolExecutor(args.workers) as pool:
-        # One worker runs in this process
-        runner = pool.map if args.workers > 1 else map
-        for run in runner(run_one, *zip(*todo, strict=True)) if todo else []:
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(args.workers))
+            results: Iterator[dict[str, Any]] = pool.map(run_one, *zip(*todo, strict=True)) if todo else iter([])
+        else:
+            # One worker runs in this process: no pool to start
+            results = itertools.starmap(run_one, todo)
+        for run in results:
             runs.append(run)
             write_json(path, runs)
             print(f"{run['space']} {run['algo']} seed {run['seed']}: {run['reward']:.1f}", flush=True)
