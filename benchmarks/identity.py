@@ -11,7 +11,7 @@ deterministic policy on 10 episodes (100 is the most). Results go to ``<out>/ide
 import argparse
 import contextlib
 import datetime
-import itertools
+import json
 import shlex
 import statistics
 import sys
@@ -41,18 +41,21 @@ ENVS: dict[str, Callable[[], gym.Env]] = {
     "MultiBinary": lambda: IdentityEnvMultiBinary(DIM, ep_length=EPISODE_LENGTH),
     "Box": lambda: IdentityEnvBox(eps=0.5, ep_length=EPISODE_LENGTH),
 }
-# Every algorithm with its defaults but gamma; the critic row is the only keyword a user would try first
-ALGOS: dict[str, Callable[[gym.Env, int], BaseAlgorithm]] = {
-    "REINFORCE": lambda env, seed: REINFORCE("MlpPolicy", env, gamma=GAMMA, seed=seed),
-    "REINFORCE-critic": lambda env, seed: REINFORCE("MlpPolicy", env, gamma=GAMMA, baseline="critic", seed=seed),
-    "A2C": lambda env, seed: A2C("MlpPolicy", env, gamma=GAMMA, seed=seed),
+# Every algorithm with its defaults but gamma (and the REINFORCE keywords of --reinforce-kwargs);
+# the critic row is the only keyword a user would try first
+ALGOS: dict[str, Callable[[gym.Env, int, dict[str, Any]], BaseAlgorithm]] = {
+    "REINFORCE": lambda env, seed, kwargs: REINFORCE("MlpPolicy", env, gamma=GAMMA, seed=seed, **kwargs),
+    "REINFORCE-critic": lambda env, seed, kwargs: REINFORCE(
+        "MlpPolicy", env, gamma=GAMMA, seed=seed, **{"baseline": "critic", **kwargs}
+    ),
+    "A2C": lambda env, seed, kwargs: A2C("MlpPolicy", env, gamma=GAMMA, seed=seed),
 }
 
 
-def run_one(space: str, algo: str, seed: int) -> dict[str, Any]:
+def run_one(space: str, algo: str, seed: int, reinforce_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Train one algorithm on one identity env and evaluate its deterministic policy."""
     torch.set_num_threads(1)
-    model = ALGOS[algo](ENVS[space](), seed)
+    model = ALGOS[algo](ENVS[space](), seed, reinforce_kwargs)
     model.learn(BUDGET)
     mean_reward, _ = evaluate_policy(model, ENVS[space](), n_eval_episodes=10, deterministic=True)
     assert isinstance(mean_reward, float)
@@ -83,25 +86,47 @@ def report(runs: list[dict[str, Any]], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _names(known: dict[str, Any]) -> Callable[[str], list[str]]:
+    """A parser of comma-separated names, each one of ``known``."""
+
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}, choose from {list(known)}")
+        return names
+
+    return parse
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.identity", description=__doc__)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N-1 (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
+    parser.add_argument("--spaces", type=_names(ENVS), default=list(ENVS), help="comma-separated (default: all)")
+    parser.add_argument("--algos", type=_names(ALGOS), default=list(ALGOS), help="comma-separated (default: all)")
+    parser.add_argument(
+        "--reinforce-kwargs",
+        type=json.loads,
+        default={},
+        help="JSON keywords for the REINFORCE rows, e.g. '{\"critic_gradient_steps\": 5}' (default: none)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/identity"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "identity.json"
     runs: list[dict[str, Any]] = read_json(path) if path.exists() else []
     done = {(run["space"], run["algo"], run["seed"]) for run in runs}
-    todo = [(space, algo, seed) for seed in range(args.seeds) for space in ENVS for algo in ALGOS]
+    todo = [(space, algo, seed) for seed in range(args.seeds) for space in args.spaces for algo in args.algos]
     todo = [key for key in todo if key not in done]
+    kwargs = [args.reinforce_kwargs] * len(todo)
     with contextlib.ExitStack() as stack:
         if args.workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(args.workers))
-            results: Iterator[dict[str, Any]] = pool.map(run_one, *zip(*todo, strict=True)) if todo else iter([])
+            results: Iterator[dict[str, Any]] = pool.map(run_one, *zip(*todo, strict=True), kwargs) if todo else iter([])
         else:
             # One worker runs in this process: no pool to start
-            results = itertools.starmap(run_one, todo)
+            results = map(run_one, *zip(*todo, strict=True), kwargs) if todo else iter([])
         for run in results:
             runs.append(run)
             write_json(path, runs)
