@@ -290,3 +290,16 @@ def test_identity_benchmark_resumes_and_reports_every_run(tmp_path: Path, monkey
     assert identity.main(["--seeds", "1", "--workers", "1", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "results.md").read_text()
     assert all(f"| Discrete | {algo} | 0: " in table for algo in identity.ALGOS)
+
+
+def test_identity_benchmark_passes_reinforce_kwargs_and_selects_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identity, "BUDGET", 200)
+    argv = ["--seeds", "1", "--workers", "1", "--spaces", "MultiBinary", "--algos", "REINFORCE-critic", "--out", str(tmp_path)]
+    # The keywords reach REINFORCE's constructor
+    with pytest.raises(TypeError, match="not_a_keyword"):
+        identity.main([*argv, "--reinforce-kwargs", '{"not_a_keyword": 1}'])
+    assert identity.main([*argv, "--reinforce-kwargs", '{"critic_gradient_steps": 2}']) == 0
+    runs = json.loads((tmp_path / "identity.json").read_text())
+    assert [(run["space"], run["algo"]) for run in runs] == [("MultiBinary", "REINFORCE-critic")]
+    with pytest.raises(SystemExit):
+        identity.main(["--spaces", "Tuple"])
