@@ -1,6 +1,7 @@
 import os
 
 from sb3_reinforce.common.buffers import EpisodicRolloutBuffer
+from sb3_reinforce.common.vec_env import VectorEnvAdapter
 from sb3_reinforce.reinforce import REINFORCE
 from sb3_reinforce.reinforce_mask import MaskableREINFORCE
 from sb3_reinforce.reinforce_recurrent import RecurrentREINFORCE
@@ -10,4 +11,4 @@ version_file = os.path.join(os.path.dirname(__file__), "version.txt")
 with open(version_file) as file_handler:
     __version__ = file_handler.read().strip()
 
-__all__ = ["REINFORCE", "EpisodicRolloutBuffer", "MaskableREINFORCE", "RecurrentREINFORCE", "__version__"]
+__all__ = ["REINFORCE", "EpisodicRolloutBuffer", "MaskableREINFORCE", "RecurrentREINFORCE", "VectorEnvAdapter", "__version__"]

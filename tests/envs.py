@@ -1,5 +1,6 @@
 """Small envs whose every transition is logged, so tests can rebuild returns by brute force."""
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -176,3 +177,35 @@ class AlternatingChainEnv(TwoStateChainEnv):
     def _advance(self, reward: float) -> tuple[int, float, bool, bool, dict[str, Any]]:
         self.t += 1
         return 2 * min(self.t, self.horizon - 1) + self.x, reward, self.t >= self.horizon, False, {}
+
+
+class NextStepResetVectorEnv(gym.vector.VectorEnv):
+    """
+    Envs stepped together that reset only on the step after an episode's end, ignoring that step's
+    action (reward 0, not done), and all at once on ``reset()``: the engine of gymnasium's own
+    vectorized envs (``CartPoleVectorEnv``), which has no partial reset, over any envs.
+    """
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]]) -> None:
+        self.envs = [env_fn() for env_fn in env_fns]
+        self.num_envs = len(self.envs)
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self._ended = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        seeds = [None if seed is None else seed + idx for idx in range(self.num_envs)]
+        self._ended[:] = False
+        return np.array([env.reset(seed=env_seed)[0] for env, env_seed in zip(self.envs, seeds, strict=True)]), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        results = []
+        for env, action, ended in zip(self.envs, actions, self._ended, strict=True):
+            results.append((env.reset()[0], 0.0, False, False) if ended else env.step(action)[:4])
+        obs, rewards, terminated, truncated = (np.array(values) for values in zip(*results, strict=True))
+        self._ended = terminated | truncated
+        return obs, rewards, terminated, truncated, {}

@@ -1,10 +1,11 @@
 """The episodic rollout buffer, driven by REINFORCE's own collection loop, against brute force."""
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, cast
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
@@ -12,14 +13,21 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer
+from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer, VectorEnvAdapter
 from sb3_reinforce.common.buffers import EpisodeBatch
 from sb3_reinforce.reinforce.reinforce import Baseline
-from tests.envs import LoggedEpisodesEnv, bootstrap_value, reference_returns
+from tests.envs import LoggedEpisodesEnv, NextStepResetVectorEnv, bootstrap_value, reference_returns
 
 
-def make_model(n_envs: int, n_steps: int, baseline: Baseline, max_episode_length: int = 12, **buffer_kwargs: Any) -> REINFORCE:
-    venv = DummyVecEnv([partial(LoggedEpisodesEnv, i, max_episode_length) for i in range(n_envs)])
+def make_model(
+    n_envs: int, n_steps: int, baseline: Baseline, max_episode_length: int = 12, engine: str = "dummy", **buffer_kwargs: Any
+) -> REINFORCE:
+    """
+    REINFORCE on ``LoggedEpisodesEnv``s that ``engine`` steps: SB3's DummyVecEnv, or (``"next_step"``)
+    a gymnasium vector env that resets on the step after an episode's end.
+    """
+    env_fns: list[Callable[[], gym.Env]] = [partial(LoggedEpisodesEnv, i, max_episode_length) for i in range(n_envs)]
+    venv = DummyVecEnv(env_fns) if engine == "dummy" else NextStepResetVectorEnv(env_fns)
     return REINFORCE(
         "MlpPolicy", venv, n_steps=n_steps, gamma=0.9, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, seed=0
     )
@@ -27,6 +35,9 @@ def make_model(n_envs: int, n_steps: int, baseline: Baseline, max_episode_length
 
 def logged_envs(model: REINFORCE) -> list[LoggedEpisodesEnv]:
     """The envs of a model from ``make_model``, whose logs hold every transition."""
+    if isinstance(model.env, VectorEnvAdapter):
+        assert isinstance(model.env.vector_env, NextStepResetVectorEnv)
+        return [cast(LoggedEpisodesEnv, env) for env in model.env.vector_env.envs]
     assert isinstance(model.env, DummyVecEnv)
     return [cast(LoggedEpisodesEnv, env) for env in model.env.envs]
 
@@ -70,10 +81,17 @@ def rollouts(
         yield batch, returns
 
 
+# A vector env that resets on the next step spends a step per episode that is no transition
+ENGINES = ["dummy", "next_step"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("baseline", ["none", "critic"])
 @pytest.mark.parametrize("n_envs,n_steps", [(1, 1), (1, 7), (4, 1), (4, 5), (3, 16)])
-def test_trains_every_finished_episode_once_with_exact_returns(baseline: Baseline, n_envs: int, n_steps: int) -> None:
-    model = make_model(n_envs, n_steps, baseline)
+def test_trains_every_finished_episode_once_with_exact_returns(
+    baseline: Baseline, n_envs: int, n_steps: int, engine: str
+) -> None:
+    model = make_model(n_envs, n_steps, baseline, engine=engine)
     trained: dict[int, dict[int, float]] = defaultdict(dict)
     for batch, returns in rollouts(model, 600):
         env_ids, step_ids = transition_ids(batch).T
@@ -95,10 +113,11 @@ def budget_chunks(model: REINFORCE) -> Iterator[tuple[EpisodeBatch, np.ndarray]]
         yield from rollouts(model, 31, reset=chunk == 0)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("baseline", ["none", "critic"])
 @pytest.mark.parametrize("interruption", ["callback", "budget"])
-def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: Baseline, interruption: str) -> None:
-    model = make_model(n_envs=3, n_steps=4, baseline=baseline)
+def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: Baseline, interruption: str, engine: str) -> None:
+    model = make_model(n_envs=3, n_steps=4, baseline=baseline, engine=engine)
     trained: dict[int, dict[int, float]] = defaultdict(dict)
     batches = rollouts(model, 900, StopEvery(40)) if interruption == "callback" else budget_chunks(model)
     for batch, returns in batches:
@@ -251,6 +270,6 @@ def test_nbytes_is_the_storage_of_max_steps_per_env_transitions() -> None:
     )
     buffer = EpisodicRolloutBuffer(4, observation_space, spaces.Box(-1, 1, (2,)), n_envs=3, max_steps_per_env=10)
     # Per transition: uint8 image, float32 vector, float32 actions, float32 reward, bool end, int64 episode step,
-    # float32 behaviour log-probability
-    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8 + 4
+    # float32 behaviour log-probability, bool reset step
+    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8 + 4 + 1
     assert buffer.nbytes == 10 * 3 * per_transition

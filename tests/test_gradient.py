@@ -1,17 +1,21 @@
 """The sampled REINFORCE gradient against the exact policy gradient of a small MDP."""
 
+from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from sb3_contrib.common.maskable.distributions import MaskableCategoricalDistribution
 from stable_baselines3.common.distributions import CategoricalDistribution
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce.common.vec_env import RESET_STEP_KEY, AnyEnv
 from sb3_reinforce.reinforce.reinforce import Baseline
-from tests.envs import MaskedChainEnv, TwoStateChainEnv
+from tests.envs import MaskedChainEnv, NextStepResetVectorEnv, TwoStateChainEnv
 
 N_ENVS = 32
 N_BATCHES = 200
@@ -19,12 +23,19 @@ H = TwoStateChainEnv.HORIZON
 
 
 def make_model(
-    baseline: Baseline, gamma: float, gamma_t_weighting: bool, reward_offset: float = 0.0, masked: bool = False
+    baseline: Baseline,
+    gamma: float,
+    gamma_t_weighting: bool,
+    reward_offset: float = 0.0,
+    masked: bool = False,
+    vector_env: Callable[[list[Callable[[], gym.Env]]], AnyEnv] = DummyVecEnv,
 ) -> REINFORCE:
-    """REINFORCE (MaskableREINFORCE on ``MaskedChainEnv`` when ``masked``) with a fixed policy, linear in the one-hot state."""
+    """
+    REINFORCE (MaskableREINFORCE on ``MaskedChainEnv`` when ``masked``) with a fixed policy, linear
+    in the one-hot state, on N_ENVS envs that ``vector_env`` vectorizes.
+    """
     env_class = MaskedChainEnv if masked else TwoStateChainEnv
-    venv = DummyVecEnv([lambda: env_class(reward_offset)] * N_ENVS)
-    venv.seed(0)
+    venv = vector_env([lambda: env_class(reward_offset)] * N_ENVS)
     algorithm = MaskableREINFORCE if masked else REINFORCE
     return algorithm(
         "MlpPolicy",
@@ -37,7 +48,7 @@ def make_model(
         normalize_advantage=False,
         max_grad_norm=1e9,
         policy_kwargs=dict(net_arch=dict(pi=[], vf=[])),
-        seed=0,
+        seed=0,  # also seeds the envs
     )
 
 
@@ -94,7 +105,8 @@ def exact_gradient(model: REINFORCE, gamma: float, **kwargs: Any) -> np.ndarray:
 
 def sampled_gradients(model: REINFORCE) -> np.ndarray:
     """One gradient of ``-loss`` per batch of N_ENVS episodes, through REINFORCE's own train()."""
-    total, callback = model._setup_learn(N_BATCHES * N_ENVS * H)
+    # With room for a reset step per episode, which an env that resets on the next step takes
+    total, callback = model._setup_learn(N_BATCHES * N_ENVS * (H + 1))
     callback.on_training_start(locals(), globals())
     assert model.env is not None
     samples = []
@@ -121,6 +133,44 @@ def test_sampled_gradient_is_unbiased(baseline: Baseline, gamma: float, gamma_t_
     assert np.linalg.norm(exact) > 0.1
     samples = sampled_gradients(model)
     assert np.abs(z_scores(samples, exact)).max() < 4.5
+
+
+class TrainsOnResetSteps(VecEnvWrapper):
+    """A naive adapter: the steps that a next-step-reset engine spends resetting pass as transitions of the next episode."""
+
+    flags_reset_steps = False
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        reset_steps = np.array([info.pop(RESET_STEP_KEY, False) for info in infos])
+        return obs, rewards, dones & ~reset_steps, infos
+
+
+def next_step_reset_engine(naive: bool) -> Callable[[list[Callable[[], gym.Env]]], AnyEnv]:
+    def make(env_fns: list[Callable[[], gym.Env]]) -> AnyEnv:
+        engine = NextStepResetVectorEnv(env_fns)
+        return TrainsOnResetSteps(REINFORCE._wrap_env(engine)) if naive else engine
+
+    return make
+
+
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_sampled_gradient_is_unbiased_through_a_next_step_reset_vector_env(baseline: Baseline) -> None:
+    """REINFORCE given a gymnasium vector env that resets on the step after an episode ends leaves those steps out."""
+    model = make_model(baseline, 0.9, gamma_t_weighting=True, vector_env=next_step_reset_engine(naive=False))
+    assert type(model.env).__name__ == "VectorEnvAdapter"
+    exact = exact_gradient(model, 0.9)
+    assert np.abs(z_scores(sampled_gradients(model), exact)).max() < 4.5
+
+
+def test_training_on_reset_steps_is_biased() -> None:
+    """Shows the test above has power: a naive adapter's reset steps shift gamma**t and dilute the loss."""
+    model = make_model("none", 0.9, gamma_t_weighting=True, vector_env=next_step_reset_engine(naive=True))
+    exact = exact_gradient(model, 0.9)
+    assert np.abs(z_scores(sampled_gradients(model), exact)).max() > 6
 
 
 def test_discounted_objective_needs_gamma_t_weighting() -> None:
@@ -150,9 +200,13 @@ def test_baselines_lower_the_variance() -> None:
     assert variances["critic"] < variances["mean"]
 
 
+@pytest.mark.parametrize("vector_env", [DummyVecEnv, gym.vector.SyncVectorEnv], ids=["DummyVecEnv", "SyncVectorEnv"])
 @pytest.mark.parametrize("baseline", ["none", "mean", "critic"])
-def test_masked_sampled_gradient_is_the_masked_objectives_gradient(baseline: Baseline) -> None:
-    model = make_model(baseline, 1.0, False, masked=True)
+def test_masked_sampled_gradient_is_the_masked_objectives_gradient(
+    baseline: Baseline, vector_env: Callable[[list[Callable[[], gym.Env]]], AnyEnv]
+) -> None:
+    """Masks read through VectorEnvAdapter's env_method from a gymnasium vector env, as from SB3's."""
+    model = make_model(baseline, 1.0, False, masked=True, vector_env=vector_env)
     exact = exact_gradient(model, 1.0, env_class=MaskedChainEnv, masked=True)
     samples = sampled_gradients(model)
     # No gradient, exact or sampled, for the weights of "wait" (action 2) on the states that forbid it (x = 1,

@@ -27,3 +27,13 @@ def test_swap_in_snippet_runs_as_a_script(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert list((tmp_path / "runs").glob("REINFORCE_1/events.out.tfevents.*"))
+
+
+def test_vector_env_snippet_runs_as_a_script(tmp_path: Path) -> None:
+    code = readme_snippet("Give it a natively vectorized env")
+    cheap = code.replace("300_000", "5_000")
+    assert cheap != code, "the snippet's budget changed: update the test"
+    script = tmp_path / "vector.py"
+    script.write_text(cheap + "\nassert type(model.env).__name__ == 'VectorEnvAdapter' and model.num_timesteps >= 5_000\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]

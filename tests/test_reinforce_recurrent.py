@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from benchmarks.memory_tasks import cue_recall_factory
 from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch
-from tests.envs import LoggedEpisodesEnv
+from tests.envs import LoggedEpisodesEnv, NextStepResetVectorEnv
 from tests.spies import record_policy_call_sizes
 
 # Waiting steps between the cue and the answer in the learning test
@@ -31,8 +31,10 @@ def _scaled_env(env_id: int, max_episode_length: int) -> gym.Env:
     return gym.wrappers.TransformObservation(env, lambda obs: (obs / np.array([1.0, ID_SCALE])).astype(np.float32), space)
 
 
-def _vec_env(n_envs: int, max_episode_length: int = 12) -> VecEnv:
-    return DummyVecEnv([lambda i=i: _scaled_env(i, max_episode_length) for i in range(n_envs)])  # type: ignore[misc]
+def _vec_env(n_envs: int, max_episode_length: int = 12, engine: str = "dummy") -> VecEnv | NextStepResetVectorEnv:
+    """SB3's DummyVecEnv, or (``"next_step"``) a gymnasium vector env that resets on the step after an episode's end."""
+    env_fns = [lambda i=i: _scaled_env(i, max_episode_length) for i in range(n_envs)]
+    return DummyVecEnv(env_fns) if engine == "dummy" else NextStepResetVectorEnv(env_fns)  # type: ignore[arg-type]
 
 
 def _key(observation: np.ndarray) -> tuple[int, int]:
@@ -40,9 +42,9 @@ def _key(observation: np.ndarray) -> tuple[int, int]:
     return round(float(observation[0])), round(float(observation[1]) * ID_SCALE)
 
 
-def _model(n_envs: int = 2, max_episode_length: int = 12, **kwargs: Any) -> RecurrentREINFORCE:
+def _model(n_envs: int = 2, max_episode_length: int = 12, engine: str = "dummy", **kwargs: Any) -> RecurrentREINFORCE:
     kwargs.setdefault("policy_kwargs", dict(lstm_hidden_size=8, net_arch=dict(pi=[8], vf=[8])))
-    return RecurrentREINFORCE("MlpLstmPolicy", _vec_env(n_envs, max_episode_length), n_steps=10, seed=0, **kwargs)
+    return RecurrentREINFORCE("MlpLstmPolicy", _vec_env(n_envs, max_episode_length, engine), n_steps=10, seed=0, **kwargs)
 
 
 def _record_collection(model: RecurrentREINFORCE) -> dict[tuple[int, int], float]:
@@ -78,6 +80,8 @@ def _collect(model: RecurrentREINFORCE, n_rollouts: int) -> list[RecurrentEpisod
     return batches
 
 
+# The next-step engine's reset steps run the LSTM on a stale observation: the next episode must not see it
+@pytest.mark.parametrize("engine", ["dummy", "next_step"])
 @pytest.mark.parametrize("baseline", ["none", "critic"])
 @pytest.mark.parametrize(
     "n_envs, max_episode_length, buffer_kwargs",
@@ -88,9 +92,9 @@ def _collect(model: RecurrentREINFORCE, n_rollouts: int) -> list[RecurrentEpisod
     ],
 )
 def test_replay_reproduces_the_log_probs_of_collection(
-    baseline: str, n_envs: int, max_episode_length: int, buffer_kwargs: dict[str, int]
+    baseline: str, n_envs: int, max_episode_length: int, buffer_kwargs: dict[str, int], engine: str
 ) -> None:
-    model = _model(n_envs, max_episode_length, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, chunk_size=7)
+    model = _model(n_envs, max_episode_length, engine, baseline=baseline, rollout_buffer_kwargs=buffer_kwargs, chunk_size=7)
     collected = _record_collection(model)
     trained: dict[tuple[int, int], float] = {}
     n_carried = n_cut = 0

@@ -93,7 +93,7 @@ class EpisodicRolloutBuffer:
     # The batch type ``get`` returns: a subclass that stores more per transition gives it a field per extra array
     batch_class: ClassVar[type[EpisodeBatch]] = EpisodeBatch
     # Arrays that ``add`` fills from its own arguments; any other array of ``transition_arrays`` comes from ``extras``
-    _BASE_ARRAYS: ClassVar[frozenset[str]] = frozenset({"actions", "rewards", "episode_ends", "episode_steps"})
+    _BASE_ARRAYS: ClassVar[frozenset[str]] = frozenset({"actions", "rewards", "episode_ends", "episode_steps", "reset_steps"})
 
     def __init__(
         self,
@@ -156,6 +156,7 @@ class EpisodicRolloutBuffer:
             "episode_ends": ((), np.bool_),
             "episode_steps": ((), np.int64),
             "behaviour_log_probs": ((), np.float32),
+            "reset_steps": ((), np.bool_),
         }
 
     @property
@@ -177,6 +178,10 @@ class EpisodicRolloutBuffer:
     @property
     def behaviour_log_probs(self) -> np.ndarray:
         return self.transitions["behaviour_log_probs"]
+
+    @property
+    def reset_steps(self) -> np.ndarray:
+        return self.transitions["reset_steps"]
 
     def reset(self) -> None:
         """Discard everything, carried episodes included (call it whenever the envs are reset)."""
@@ -254,6 +259,7 @@ class EpisodicRolloutBuffer:
         rewards: np.ndarray,
         dones: np.ndarray,
         truncation_observations: dict[int, np.ndarray | dict[str, np.ndarray]],
+        reset_steps: np.ndarray | None = None,
         **extras: np.ndarray,
     ) -> None:
         """
@@ -265,6 +271,10 @@ class EpisodicRolloutBuffer:
         :param dones: Whether each env's episode ended with this step
         :param truncation_observations: Terminal observation of each env whose episode was
             truncated by a time limit at this step, keyed by env index
+        :param reset_steps: Whether each env spent this step resetting, ignoring its action (a
+            vector env that resets on the step after an episode's end, which flags that step with
+            ``done``): such steps are stored as one-step episodes that are never trained on.
+            None: no env did.
         :param extras: The values of the subclass's other ``transition_arrays``, by name, one row per env
         """
         row = self.pos
@@ -275,6 +285,7 @@ class EpisodicRolloutBuffer:
         self.rewards[row] = rewards
         self.episode_ends[row] = dones
         self.episode_steps[row] = self._next_episode_step
+        self.reset_steps[row] = False if reset_steps is None else reset_steps
         for name, value in extras.items():
             self.transitions[name][row] = value.reshape(self.transitions[name].shape[1:])
         self._next_episode_step += 1
@@ -314,7 +325,7 @@ class EpisodicRolloutBuffer:
             # The rows up to the end of each env's carried episode (if it has one) are not trained
             carried = self.first_row < self._rollout_start
             first_trained_row = np.where(carried, self._first_episode_end() + 1, self.first_row)
-        train_mask = (rows >= first_trained_row) & (rows <= last_end)
+        train_mask = (rows >= first_trained_row) & (rows <= last_end) & ~self.reset_steps[:pos]
         self._batch_rows, self._batch_envs = np.nonzero(train_mask)
         self._tail_start = last_end + 1
         self._n_episodes = int(ends[train_mask].sum())

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
+import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
@@ -26,7 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
+from stable_baselines3.common.type_aliases import MaybeCallback, PyTorchObs
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -54,6 +55,7 @@ from sb3_reinforce.common.serialization import (
 )
 from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows
 from sb3_reinforce.common.validation import check_finite, observation_dtypes
+from sb3_reinforce.common.vec_env import RESET_STEP_KEY, AnyEnv, VectorEnvAdapter
 
 SelfEpisodicOnPolicyAlgorithm = TypeVar("SelfEpisodicOnPolicyAlgorithm", bound="EpisodicOnPolicyAlgorithm")
 
@@ -93,7 +95,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     def __init__(
         self,
         policy: str | type[ActorCriticPolicy],
-        env: GymEnv | str,
+        env: AnyEnv | str,
         chunk_size: int | None = None,
         carried_episodes: CarriedEpisodes = "importance_weighted",
         **kwargs: Any,
@@ -106,7 +108,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 f"policy={policy_class.__name__}: {type(self).__name__} trains subclasses of "
                 f"{self.policy_base.__module__}.{self.policy_base.__name__} (or one of {', '.join(self.policy_aliases)})"
             )
-        super().__init__(policy, env, **kwargs)
+        super().__init__(policy, env, **kwargs)  # type: ignore[arg-type]  # our _wrap_env adapts vector envs
         self.chunk_size = chunk_size
         self.carried_episodes = carried_episodes
         self._warned_about_cuts = False
@@ -114,6 +116,16 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         self._time_limits_checked = False
         self._rollout_episode_ends = 0
         self._rollout_truncations = 0
+
+    @staticmethod
+    def _wrap_env(env: AnyEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        # A natively vectorized env (gymnasium's or EnvPool's) becomes an SB3 VecEnv; the steps it
+        # spends resetting, where it cannot reset in the ending step, are flagged and not trained on
+        if isinstance(env, gym.vector.VectorEnv):
+            if verbose >= 1:
+                print("Wrapping the vector env in a VectorEnvAdapter.")
+            env = VectorEnvAdapter(env, flag_reset_steps=True)
+        return OnPolicyAlgorithm._wrap_env(env, verbose, monitor_wrapper)
 
     @property
     def uses_critic(self) -> bool:
@@ -245,6 +257,9 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         """The stepping loop of ``collect_rollouts``; False if a callback stopped training."""
         n_steps = 0
         self._rollout_episode_ends = self._rollout_truncations = 0
+        # Whether the env flags the steps it spends resetting (VectorEnvAdapter over a next-step-reset engine)
+        flags_reset_steps = bool(getattr(env, "flags_reset_steps", False))
+        reset_steps = None
         # Envs still running the episode they were in once n_rollout_steps were collected
         unfinished = np.ones(env.num_envs, dtype=bool)
         while unfinished.any() and not rollout_buffer.full and self.num_timesteps < self._total_timesteps:
@@ -281,11 +296,13 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 for idx in terminal_envs
                 if infos[idx].get("TimeLimit.truncated", False)
             }
-            self._rollout_episode_ends += int(dones.sum())
+            if flags_reset_steps:
+                reset_steps = np.array([RESET_STEP_KEY in info for info in infos])
+            self._rollout_episode_ends += int(dones.sum()) - (0 if reset_steps is None else int(reset_steps.sum()))
             self._rollout_truncations += len(truncation_observations)
             # Stored before the callbacks run, so that a callback stopping training leaves
             # the buffer and the last observation consistent with the envs
-            rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations, **extras)  # type: ignore[arg-type]
+            rollout_buffer.add(self._last_obs, actions, rewards, dones, truncation_observations, reset_steps, **extras)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
 
@@ -295,7 +312,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             if not continue_training:
                 return False
             if n_steps >= n_rollout_steps:
-                unfinished &= ~dones
+                # A reset step ends no episode: the env still has to finish the one it starts
+                unfinished &= ~(dones if reset_steps is None else dones & ~reset_steps)
         return True
 
     def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -465,7 +483,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     def load(
         cls: type[SelfEpisodicOnPolicyAlgorithm],
         path: str | pathlib.Path | Any,
-        env: GymEnv | None = None,
+        env: AnyEnv | None = None,
         device: th.device | str = "auto",
         custom_objects: dict[str, Any] | None = None,
         print_system_info: bool = False,
@@ -523,7 +541,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         try:
             return super().load(
                 io.BytesIO(content),
-                env=env,
+                env=env,  # type: ignore[arg-type]  # our _wrap_env adapts vector envs
                 device=device,
                 custom_objects=objects,
                 print_system_info=print_system_info,

@@ -8,7 +8,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 from torch import nn
 from torch.nn import functional as F
@@ -18,6 +18,7 @@ from sb3_reinforce.common.episodic_algorithm import CarriedEpisodes, EpisodicOnP
 from sb3_reinforce.common.serialization import SavedEntry, boolean, integer, number, one_of, optional
 from sb3_reinforce.common.torch_utils import approx_kl_divergence, standardize
 from sb3_reinforce.common.validation import finite_number, learning_rate_number, positive_int
+from sb3_reinforce.common.vec_env import AnyEnv
 from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
@@ -149,7 +150,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
     def __init__(
         self,
         policy: str | type[ActorCriticPolicy],
-        env: GymEnv | str,
+        env: AnyEnv | str,
         learning_rate: float | Schedule = 1e-3,
         n_steps: int = 1,
         gamma: float = 0.99,

@@ -8,11 +8,12 @@ from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
+from stable_baselines3.common.type_aliases import MaybeCallback, PyTorchObs
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.maskable_buffers import MaskableEpisodeBatch, MaskableEpisodicRolloutBuffer, mask_dim
+from sb3_reinforce.common.vec_env import AnyEnv
 from sb3_reinforce.reinforce.reinforce import REINFORCE
 from sb3_reinforce.reinforce_mask.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -46,7 +47,7 @@ class MaskableREINFORCE(REINFORCE):
     action_space_types: ClassVar[tuple[type[spaces.Space], ...]] = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = MaskableEpisodicRolloutBuffer
 
-    def __init__(self, policy: str | type[ActorCriticPolicy], env: GymEnv | str, **kwargs: Any):
+    def __init__(self, policy: str | type[ActorCriticPolicy], env: AnyEnv | str, **kwargs: Any):
         if kwargs.get("use_sde"):
             raise ValueError("use_sde=True: sb3-contrib's maskable policies have no gSDE")
         super().__init__(policy, env, **kwargs)

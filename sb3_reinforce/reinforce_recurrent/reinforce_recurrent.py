@@ -8,12 +8,13 @@ import torch as th
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs
+from stable_baselines3.common.type_aliases import MaybeCallback, PyTorchObs
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 from sb3_reinforce.common.recurrent_buffers import RecurrentEpisodeBatch, RecurrentEpisodicRolloutBuffer
 from sb3_reinforce.common.torch_utils import select_rows
+from sb3_reinforce.common.vec_env import AnyEnv
 from sb3_reinforce.reinforce.reinforce import REINFORCE
 from sb3_reinforce.reinforce_recurrent.policies import (
     DEFAULT_FORGET_BIAS,
@@ -102,7 +103,7 @@ class RecurrentREINFORCE(REINFORCE):
     }
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = RecurrentEpisodicRolloutBuffer
 
-    def __init__(self, policy: str | type[ActorCriticPolicy], env: GymEnv | str, **kwargs: Any):
+    def __init__(self, policy: str | type[ActorCriticPolicy], env: AnyEnv | str, **kwargs: Any):
         _check_policy_kwargs(kwargs.get("policy_kwargs") or {})
         super().__init__(policy, env, **kwargs)
 
