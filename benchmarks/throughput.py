@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import A2C
@@ -17,38 +18,57 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, VectorEnvAdapter
 
 ENV_ID = "CartPole-v1"
 N_ENVS = (1, 8, 32)
 SETTINGS = {"full": {"repeats": 5, "steps": 20_000}, "quick": {"repeats": 1, "steps": 5_000}}
 
 
-def _env(n_envs: int, seed: int) -> VecEnv:
-    return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+# How the n envs are stepped: SB3's DummyVecEnv, gymnasium's own vectorized CartPole, or EnvPool
+ENGINES = ("dummy", "native", "envpool")
 
 
-def learn_speed(algo_class: type[REINFORCE] | type[A2C], n_envs: int, steps: int, seed: int, **kwargs: Any) -> float:
+def _engine(engine: str, n_envs: int, seed: int) -> Any:
+    """``n_envs`` CartPole-v1 envs of ``engine``: a VecEnv for ``"dummy"``, else a gymnasium vector env."""
+    if engine == "dummy":
+        return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    if engine == "native":
+        return gym.make_vec(ENV_ID, n_envs, vectorization_mode="vector_entry_point")
+    import envpool
+
+    return envpool.make_gymnasium(ENV_ID, num_envs=n_envs, seed=seed)
+
+
+def _env(n_envs: int, seed: int, engine: str = "dummy") -> VecEnv:
+    env = _engine(engine, n_envs, seed)
+    return env if isinstance(env, VecEnv) else VectorEnvAdapter(env, flag_reset_steps=engine == "native")
+
+
+def learn_speed(
+    algo_class: type[REINFORCE] | type[A2C], n_envs: int, steps: int, seed: int, engine: str = "dummy", **kwargs: Any
+) -> float:
     """Env steps per second of ``learn(steps)`` for a new model with ``kwargs`` (its construction is not timed)."""
-    model = algo_class("MlpPolicy", _env(n_envs, seed), seed=seed, device="cpu", **kwargs)
+    model = algo_class("MlpPolicy", _env(n_envs, seed, engine), seed=seed, device="cpu", **kwargs)
     start = time.perf_counter()
     model.learn(steps)
     return model.num_timesteps / (time.perf_counter() - start)
 
 
-def collection_limit_speed(n_envs: int, steps: int, seed: int) -> float:
-    """Env steps per second of a loop of SB3 A2C's policy forward pass and ``env.step``, with no learning."""
-    env = _env(n_envs, seed)
-    model = A2C("MlpPolicy", env, seed=seed, device="cpu")
-    obs = env.reset()
-    assert isinstance(obs, np.ndarray)
+def collection_limit_speed(n_envs: int, steps: int, seed: int, engine: str = "dummy") -> float:
+    """
+    Env steps per second of a loop of SB3 A2C's policy forward pass and ``env.step``, with no
+    learning; a gymnasium vector env is stepped directly (its own autoreset), without the adapter.
+    """
+    env = _engine(engine, n_envs, seed)
+    model = A2C("MlpPolicy", _env(1, seed), seed=seed, device="cpu")
+    obs = env.reset() if isinstance(env, VecEnv) else env.reset(seed=seed)[0]
     iterations = max(steps // n_envs, 1)
     start = time.perf_counter()
     with torch.no_grad():
         for _ in range(iterations):
-            actions, _, _ = model.policy(obs_as_tensor(obs, model.device))
-            obs, _, _, _ = env.step(actions.cpu().numpy())
-            assert isinstance(obs, np.ndarray)
+            actions, _, _ = model.policy(obs_as_tensor(np.asarray(obs), model.device))
+            obs = env.step(actions.cpu().numpy())[0]
     return iterations * n_envs / (time.perf_counter() - start)
 
 
