@@ -127,3 +127,20 @@ def unfinished_note(runs: list[dict[str, Any]]) -> str:
     """What a results row says of its runs that did not finish (their last evaluation stands)."""
     unfinished = sum(not run["finished"] for run in runs)
     return f" ({unfinished} unfinished, last evaluation shown)" if unfinished else ""
+
+
+# How n envs are stepped: SB3's DummyVecEnv, gymnasium's own vectorized env (``vector_entry_point``), or EnvPool
+ENGINES = ("dummy", "native", "envpool")
+
+
+def make_engine_env(env_id: str, engine: str, n_envs: int, seed: int) -> Any:
+    """``n_envs`` envs of ``env_id`` stepped by ``engine``: a VecEnv for ``"dummy"``, else a gymnasium vector env."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if engine == "dummy":
+        return make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    if engine == "native":
+        return gymnasium.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point")
+    import envpool
+
+    return envpool.make_gymnasium(env_id, num_envs=n_envs, seed=seed)

@@ -2,8 +2,8 @@
 Throughput of ``learn()`` on CartPole-v1 by vector-env engine: SB3's DummyVecEnv, gymnasium's own
 vectorized CartPole (``gym.make_vec(..., vectorization_mode="vector_entry_point")``) and EnvPool, at
 8, 64 and 256 envs, for REINFORCE (defaults) and A2C (defaults; gymnasium's own engine resets on the
-next step only, which A2C cannot take), each beside its engine's collection limit (policy forward
-pass plus the engine's step), measured in one process, interleaved, ``--repeats`` times (medians).
+next step only, which A2C cannot take), each beside its engine's collection limit (the policy sampling
+actions plus the engine's step), measured in one process, interleaved, ``--repeats`` times (medians).
 
     python -m benchmarks.engines --repeats 3 --out docs/benchmarks/engines
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from stable_baselines3 import A2C
 
-from benchmarks.common import machine_description, write_json
-from benchmarks.throughput import ENGINES, collection_limit_speed, learn_speed
+from benchmarks.common import ENGINES, machine_description, write_json
+from benchmarks.throughput import collection_limit_speed, learn_speed
 from sb3_reinforce import REINFORCE
 
 N_ENVS = (8, 64, 256)
@@ -42,7 +42,7 @@ def report(samples: dict[str, list[float]], command: str) -> str:
         "",
         f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs, torch {machine['torch']} (1 thread), "
         f"SB3 {machine['stable_baselines3']}; written {date} by `{command}`",
-        "- limit: SB3's policy forward pass plus the engine's own step, no learning. "
+        "- limit: an SB3 `MlpPolicy` sampling actions (`policy._predict`) plus the engine's own step, no learning. "
         'native: `gym.make_vec("CartPole-v1", n, vectorization_mode="vector_entry_point")`; '
         'envpool: `envpool.make_gymnasium("CartPole-v1", num_envs=n)`; both through `VectorEnvAdapter`.',
         "",

@@ -15,13 +15,13 @@ from typing import Any
 import yaml
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 import sb3_reinforce
-from sb3_reinforce import REINFORCE
+from benchmarks.common import make_engine_env
+from sb3_reinforce import REINFORCE, VectorEnvAdapter
 
 REINFORCE_YAML = Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"REINFORCE": REINFORCE, "A2C": A2C, "PPO": PPO}
@@ -118,13 +118,24 @@ def _convert(key: str, value: Any) -> Any:
     return value
 
 
-def make_env(env_id: str, hyperparams: Hyperparams, seed: int, n_envs: int | None = None, training: bool = True) -> VecEnv:
+def make_env(
+    env_id: str,
+    hyperparams: Hyperparams,
+    seed: int,
+    n_envs: int | None = None,
+    training: bool = True,
+    engine: str = "dummy",
+) -> VecEnv:
     """
-    A ``DummyVecEnv`` of ``env_id`` (``hyperparams.n_envs`` copies unless ``n_envs`` is given), in
-    ``VecNormalize`` when the hyperparameters say so. An evaluation env (``training=False``) neither
-    updates its statistics nor normalizes rewards; copy the training env's ``obs_rms`` into it.
+    A ``DummyVecEnv`` of ``env_id`` (``hyperparams.n_envs`` copies unless ``n_envs`` is given), or
+    the vector env of another ``engine`` (``benchmarks.common.ENGINES``) through ``VectorEnvAdapter``,
+    in ``VecNormalize`` when the hyperparameters say so. An evaluation env (``training=False``)
+    neither updates its statistics nor normalizes rewards; copy the training env's ``obs_rms`` into it.
+    The ``"native"`` engine flags its reset steps, which only REINFORCE's algorithms leave out.
     """
-    env = make_vec_env(env_id, n_envs=n_envs or hyperparams.n_envs, seed=seed)
+    env = make_engine_env(env_id, engine, n_envs or hyperparams.n_envs, seed)
+    if not isinstance(env, VecEnv):
+        env = VectorEnvAdapter(env, flag_reset_steps=engine == "native")
     if hyperparams.normalize is None:
         return env
     # RL Zoo normalizes returns with the algorithm's discount factor

@@ -1,7 +1,7 @@
 """
 Throughput suite on CartPole-v1: env steps per second of ``learn()`` for REINFORCE (its defaults, and
 each other ``carried_episodes``) and A2C (its defaults), and of the "collection limit", a loop that only
-runs the policy's forward pass and ``env.step``. All are measured in the same process, interleaved,
+samples the policy's actions and runs ``env.step``. All are measured in the same process, interleaved,
 several times each.
 """
 
@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import A2C
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import VecEnv
 
+from benchmarks.common import make_engine_env
 from sb3_reinforce import REINFORCE, VectorEnvAdapter
 
 ENV_ID = "CartPole-v1"
@@ -25,19 +24,8 @@ N_ENVS = (1, 8, 32)
 SETTINGS = {"full": {"repeats": 5, "steps": 20_000}, "quick": {"repeats": 1, "steps": 5_000}}
 
 
-# How the n envs are stepped: SB3's DummyVecEnv, gymnasium's own vectorized CartPole, or EnvPool
-ENGINES = ("dummy", "native", "envpool")
-
-
 def _engine(engine: str, n_envs: int, seed: int) -> Any:
-    """``n_envs`` CartPole-v1 envs of ``engine``: a VecEnv for ``"dummy"``, else a gymnasium vector env."""
-    if engine == "dummy":
-        return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
-    if engine == "native":
-        return gym.make_vec(ENV_ID, n_envs, vectorization_mode="vector_entry_point")
-    import envpool
-
-    return envpool.make_gymnasium(ENV_ID, num_envs=n_envs, seed=seed)
+    return make_engine_env(ENV_ID, engine, n_envs, seed)
 
 
 def _env(n_envs: int, seed: int, engine: str = "dummy") -> VecEnv:
@@ -57,8 +45,9 @@ def learn_speed(
 
 def collection_limit_speed(n_envs: int, steps: int, seed: int, engine: str = "dummy") -> float:
     """
-    Env steps per second of a loop of SB3 A2C's policy forward pass and ``env.step``, with no
-    learning; a gymnasium vector env is stepped directly (its own autoreset), without the adapter.
+    Env steps per second of the collection limit: a loop of an SB3 ``MlpPolicy`` sampling every
+    action (``policy._predict``, the actor alone) and ``env.step``, with no learning; a gymnasium
+    vector env is stepped directly (its own autoreset), without the adapter.
     """
     env = _engine(engine, n_envs, seed)
     model = A2C("MlpPolicy", _env(1, seed), seed=seed, device="cpu")
@@ -67,7 +56,7 @@ def collection_limit_speed(n_envs: int, steps: int, seed: int, engine: str = "du
     start = time.perf_counter()
     with torch.no_grad():
         for _ in range(iterations):
-            actions, _, _ = model.policy(obs_as_tensor(np.asarray(obs), model.device))
+            actions = model.policy._predict(obs_as_tensor(np.asarray(obs), model.device), deterministic=False)
             obs = env.step(actions.cpu().numpy())[0]
     return iterations * n_envs / (time.perf_counter() - start)
 

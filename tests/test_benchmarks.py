@@ -16,7 +16,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import PolicyPredictor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from benchmarks import identity, run, sample, tianshou_peer
+from benchmarks import engines, identity, run, sample, tianshou_peer, time_to_solve
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
@@ -303,3 +303,39 @@ def test_identity_benchmark_passes_reinforce_kwargs_and_selects_runs(tmp_path: P
     assert [(run["space"], run["algo"]) for run in runs] == [("MultiBinary", "REINFORCE-critic")]
     with pytest.raises(SystemExit):
         identity.main(["--spaces", "Tuple"])
+
+
+def test_time_to_solve_stops_at_the_first_solve_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time_to_solve, "EVAL_EVERY", 500)
+    monkeypatch.setattr(time_to_solve, "EVAL_EPISODES", 2)
+    # A threshold every policy reaches (CartPole-v1 pays 1 a step) and one none does in the budget
+    configs = (time_to_solve.Config("REINFORCE-mean", "native"), time_to_solve.Config("A2C", "envpool"))
+    tasks = {"CartPole-v1": (1.0, 1_500, configs), "Acrobot-v1": (0.0, 1_000, configs[1:])}
+    monkeypatch.setattr(time_to_solve, "TASKS", tasks)
+    assert time_to_solve.main(["--seeds", "1", "--out", str(tmp_path)]) == 0
+    runs = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "runs").glob("*.json")}
+    assert sorted(runs) == [
+        "Acrobot-v1__A2C__envpool__seed0",
+        "CartPole-v1__A2C__envpool__seed0",
+        "CartPole-v1__REINFORCE-mean__native__seed0",
+    ]
+    solved = runs["CartPole-v1__REINFORCE-mean__native__seed0"]
+    # The first evaluation, at the first step past 500 (8 envs step together)
+    assert solved["solved"] and 500 <= solved["steps_to_solve"] < 508 and len(solved["evaluations"]) == 1
+    unsolved = runs["Acrobot-v1__A2C__envpool__seed0"]
+    assert not unsolved["solved"] and len(unsolved["evaluations"]) == 2
+    table = (tmp_path / "results.md").read_text()
+    assert "| CartPole-v1 | REINFORCE-mean@native | 8 | 1/1 |" in table
+    assert "| Acrobot-v1 | A2C@envpool | 16 | 0/1 | - | - |" in table  # RL Zoo's 16 envs
+
+
+def test_engines_benchmark_measures_every_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engines, "N_ENVS", (4,))
+    assert engines.main(["--repeats", "1", "--steps", "400", "--out", str(tmp_path)]) == 0
+    samples = json.loads((tmp_path / "engines.json").read_text())
+    # A2C cannot take gymnasium's own engine (it resets on the next step only)
+    measured = {"dummy": ("limit", "REINFORCE", "A2C"), "native": ("limit", "REINFORCE")}
+    measured["envpool"] = measured["dummy"]
+    assert sorted(samples) == sorted(f"4/{engine}/{name}" for engine, names in measured.items() for name in names)
+    assert all(value[0] > 0 for value in samples.values())
+    assert "| 4 | native |" in (tmp_path / "results.md").read_text()

@@ -13,8 +13,9 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 import torch as th
 
@@ -23,9 +24,13 @@ optuna = pytest.importorskip("optuna")
 if TYPE_CHECKING:
     from optuna import Study
 
+from rl_zoo3.utils import ALGOS  # noqa: E402
+
 import sb3_reinforce  # noqa: E402
-from sb3_reinforce import REINFORCE  # noqa: E402
+from sb3_reinforce import REINFORCE, VectorEnvAdapter  # noqa: E402
+from sb3_reinforce.zoo import exp_manager  # noqa: E402
 from sb3_reinforce.zoo.cli import main  # noqa: E402
+from sb3_reinforce.zoo.exp_manager import ReinforceExperimentManager  # noqa: E402
 from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, sample_reinforce_params  # noqa: E402
 
 ENV_ID = "CartPole-v1"
@@ -125,6 +130,42 @@ def test_params_override(tmp_path: Path) -> None:
 def test_subproc_vec_env(tmp_path: Path) -> None:
     zoo(*TRAIN, "-n", 500, "-f", tmp_path, "--vec-env", "subproc", "-params", "n_envs:2")
     assert REINFORCE.load(saved_model(tmp_path)).n_envs == 2
+
+
+@pytest.mark.parametrize("algo", ["reinforce", "a2c"])
+@pytest.mark.parametrize("engine", ["native", "envpool"])
+def test_vec_env_vector_engines(engine: str, algo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine == "envpool":
+        pytest.importorskip("envpool")
+    made: list[VectorEnvAdapter] = []
+    make = exp_manager.make_vector_engine
+
+    def recording_make(*args: Any, **kwargs: Any) -> VectorEnvAdapter:
+        made.append(make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(exp_manager, "make_vector_engine", recording_make)
+    args = ("train", "--algo", algo, "--env", ENV_ID, "--seed", 0, "-n", 600, "-f", tmp_path, "--vec-env", engine)
+    if algo == "a2c" and engine == "native":
+        with pytest.raises(SystemExit) as exit_info:
+            zoo(*args)
+        assert exit_info.value.code == 2 and not made
+        return
+    zoo(*args, "--eval-freq", 300, "--eval-episodes", 2, "-params", "n_envs:4")
+    # The evaluation env (one env) and the training env, each one vector env of the engine
+    assert all(isinstance(env, VectorEnvAdapter) for env in made) and [env.num_envs for env in made] == [1, 4]
+    assert all(("EnvPool" in type(env.vector_env).__name__) == (engine == "envpool") for env in made)
+    assert ALGOS[algo].load(saved_model(tmp_path, algo)).n_envs == 4
+    assert np.load(tmp_path / algo / f"{ENV_ID}_1" / "evaluations.npz")["results"].size > 0
+    assert ReinforceExperimentManager.vector_engine is None, "the engine outlived the command"
+
+
+def test_vec_env_native_needs_an_env_with_a_vector_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        zoo("train", "--algo", "reinforce", "--env", "Acrobot-v1", "-f", tmp_path, "--vec-env", "native")
+    assert exit_info.value.code == 2
+    assert "--vec-env native: Acrobot-v1 has no vectorized implementation of its own" in capsys.readouterr().err
+    assert not (tmp_path / "reinforce").exists()
 
 
 def test_tensorboard_log(tmp_path: Path) -> None:

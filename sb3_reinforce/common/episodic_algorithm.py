@@ -53,7 +53,7 @@ from sb3_reinforce.common.serialization import (
     safe_custom_objects,
     subclass_of,
 )
-from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows
+from sb3_reinforce.common.torch_utils import chunk_slices, n_rows, select_rows, unvalidated_distributions
 from sb3_reinforce.common.validation import check_finite, observation_dtypes
 from sb3_reinforce.common.vec_env import RESET_STEP_KEY, AnyEnv, VectorEnvAdapter
 
@@ -267,7 +267,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 self.policy.reset_noise(env.num_envs)
 
             obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-            actions, extras = self._sample_actions(env, obs_tensor)
+            with unvalidated_distributions():
+                actions, extras = self._sample_actions(env, obs_tensor)
             # In the space's shape, as SB3's policies return them: a Box of shape (3, 1) is clipped row by row
             actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
 
@@ -281,12 +282,14 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             terminal_envs = [int(idx) for idx in np.flatnonzero(dones) if "terminal_observation" in infos[idx]]
             check_finite({"reward": rewards, "observation": new_obs}, self._stored_dtypes, step=self.num_timesteps)  # type: ignore[dict-item]
-            for idx in terminal_envs:
+            if terminal_envs:
+                # One check of all of them: with many envs, several episodes end in most steps
+                terminal_observations = _stack_rows([infos[idx]["terminal_observation"] for idx in terminal_envs])
                 check_finite(
-                    {"terminal observation": _one_row(infos[idx]["terminal_observation"])},
+                    {"terminal observation": terminal_observations},
                     self._stored_dtypes,
                     step=self.num_timesteps,
-                    env_indices=[idx],
+                    env_indices=terminal_envs,
                 )
 
             self.num_timesteps += env.num_envs
@@ -297,7 +300,9 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 if infos[idx].get("TimeLimit.truncated", False)
             }
             if flags_reset_steps:
-                reset_steps = np.array([RESET_STEP_KEY in info for info in infos])
+                # A reset step always comes with done
+                reset_steps = np.zeros(env.num_envs, dtype=bool)
+                reset_steps[[idx for idx in np.flatnonzero(dones) if RESET_STEP_KEY in infos[idx]]] = True
             self._rollout_episode_ends += int(dones.sum()) - (0 if reset_steps is None else int(reset_steps.sum()))
             self._rollout_truncations += len(truncation_observations)
             # Stored before the callbacks run, so that a callback stopping training leaves
@@ -315,6 +320,15 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 # A reset step ends no episode: the env still has to finish the one it starts
                 unfinished &= ~(dones if reset_steps is None else dones & ~reset_steps)
         return True
+
+    def _update_info_buffer(self, infos: list[dict[str, Any]], dones: np.ndarray | None = None) -> None:
+        if dones is None:
+            super()._update_info_buffer(infos)
+            return
+        # SB3's, on the envs whose episode ended: Monitor, VecMonitor and VectorEnvAdapter put the
+        # episode's statistics in its last step's info only, and with many envs most infos have none
+        ended = np.flatnonzero(dones)
+        super()._update_info_buffer([infos[idx] for idx in ended], np.ones(len(ended), dtype=bool))
 
     def _sample_actions(self, env: VecEnv, observations: PyTorchObs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """
@@ -657,8 +671,9 @@ def _default_chunk_rows(observation_space: spaces.Space) -> int:
     return max(1, min(DEFAULT_MAX_CHUNK_ROWS, DEFAULT_CHUNK_BYTES // float_bytes))
 
 
-def _one_row(obs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
-    """One env's (plain or ``Dict``) observation as a batch of one."""
-    if isinstance(obs, dict):
-        return {key: np.asarray(value)[None] for key, value in obs.items()}
-    return np.asarray(obs)[None]
+def _stack_rows(rows: list[np.ndarray | dict[str, np.ndarray]]) -> np.ndarray | dict[str, np.ndarray]:
+    """Envs' (plain or ``Dict``) observations as one batch."""
+    first = rows[0]
+    if isinstance(first, dict):
+        return {key: np.stack([np.asarray(row[key]) for row in rows]) for key in first}
+    return np.stack([np.asarray(row) for row in rows])

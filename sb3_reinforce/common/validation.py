@@ -73,16 +73,20 @@ def check_finite(
             array = np.asarray(array)
             if array.dtype.kind != "f":
                 continue
-            largest = np.finfo(stored_dtypes.get(item_name, array.dtype)).max
-            # Checked every step: one pass over the array when all is well (NaN fails the comparison)
-            if (np.abs(array) <= largest).all():
+            stored_dtype = np.dtype(stored_dtypes.get(item_name, array.dtype))
+            # Checked every step: one pass over the array when all is well
+            if array.dtype.itemsize <= stored_dtype.itemsize:
+                # Stored without narrowing: only NaN and inf are unusable
+                if np.isfinite(array).all():
+                    continue
+            elif (np.abs(array) <= np.finfo(stored_dtype).max).all():  # NaN fails the comparison
                 continue
+            largest = np.finfo(stored_dtype).max
             finite = (np.abs(array.reshape(len(array), -1)) <= largest).all(axis=1)
             row = int(np.flatnonzero(~finite)[0])
             env_index = row if env_indices is None else env_indices[row]
             overflow = np.isfinite(array[row]).all()
-            stored_name = np.dtype(stored_dtypes.get(item_name, array.dtype)).name
-            reason = f" (it overflows {stored_name}, the dtype it is stored in)" if overflow else ""
+            reason = f" (it overflows {stored_dtype.name}, the dtype it is stored in)" if overflow else ""
             raise ValueError(
                 f"env {env_index} returned a non-finite {item_name} at timestep {step}{reason}; "
                 "REINFORCE does not train on it (check the env or its wrappers)"

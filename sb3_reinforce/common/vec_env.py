@@ -119,17 +119,23 @@ class VectorEnvAdapter(VecEnv):
         if all(seed is None for seed in self._seeds):
             return None
         if self._envpool:
-            if not self._warned_about_seeds:
-                self._warned_about_seeds = True
-                warnings.warn(
-                    "EnvPool seeds its envs when it is made (envpool.make_gymnasium(..., seed=...)); "
-                    "VecEnv.seed() cannot change them and is ignored"
-                )
+            # EnvPool seeds env i with its seed + i, as seed() asks: only another seed cannot be had
+            made_with = self.vector_env.unwrapped.config.get("seed")  # type: ignore[attr-defined]
+            if self._seeds != [None if made_with is None else made_with + idx for idx in range(self.num_envs)]:
+                self._warn_about_seeds()
             return None
         if isinstance(self.vector_env.unwrapped, (SyncVectorEnv, AsyncVectorEnv)):
             return list(self._seeds)
         # One random generator for all envs: the first env's seed (seed() gives seed + index to env index)
         return self._seeds[0]
+
+    def _warn_about_seeds(self) -> None:
+        if not self._warned_about_seeds:
+            self._warned_about_seeds = True
+            warnings.warn(
+                "EnvPool seeds its envs when it is made (envpool.make_gymnasium(..., seed=...)); "
+                "VecEnv.seed() cannot change them and is ignored"
+            )
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions

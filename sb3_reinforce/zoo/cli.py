@@ -41,13 +41,18 @@ ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
 # that share the cores (tuning workers, --n-jobs) then fight over them, ~10x slower on 2 cores
 NUM_THREADS_COMMANDS = frozenset({"train", "enjoy"})
 DEFAULT_NUM_THREADS = 1
+# The --vec-env values of train that the wrapper adds to RL Zoo's dummy and subproc: natively vectorized
+# engines (gymnasium's own vectorized env, EnvPool), through VectorEnvAdapter
+VECTOR_ENGINES = ("native", "envpool")
 PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
 EPILOG = """\
 --algo reinforce (and reinforce_mask, MaskableREINFORCE; reinforce_lstm, RecurrentREINFORCE) works in
 every command. `train --algo reinforce` reads the presets shipped with sb3_reinforce
 (hyperparams/reinforce.yml, or reinforce_mask.yml, reinforce_lstm.yml) unless -conf/--conf-file is
 given. train and enjoy use one torch thread per process unless --num-threads is given
-(-1: torch's default). The plot commands
+(-1: torch's default). train also takes --vec-env native (gymnasium's own vectorized env, for
+envs that have one, such as CartPole-v1) and --vec-env envpool (EnvPool), besides RL Zoo's dummy
+and subproc. The plot commands
 also take --save-figures DIR: save the figures as DIR/<title>.png instead of showing them.
 train, enjoy and record_video read a run's files (models, config.yml, args.yml, VecNormalize
 statistics) as data, never running code from them; --trust-files reads them as RL Zoo does.
@@ -101,9 +106,14 @@ def _run(command: str, args: list[str]) -> None:
     if command in NUM_THREADS_COMMANDS:
         args = with_default_num_threads(args)
     entry_point = _entry_point(command)
+    from sb3_reinforce.zoo.exp_manager import ReinforceExperimentManager
     from sb3_reinforce.zoo.safe_files import safe_zoo_files
 
-    with _command_line(prog, args), safe_zoo_files(options.trust_files):
+    with (
+        _command_line(prog, args),
+        safe_zoo_files(options.trust_files),
+        _class_attribute(ReinforceExperimentManager, "vector_engine", options.vector_engine),
+    ):
         if options.save_figures is None:
             entry_point()
         else:
@@ -122,12 +132,31 @@ def _env_arguments(prog: str, args: list[str]) -> tuple[str | None, list[str]]:
 def _wrapper_options(prog: str, command: str, args: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """Take the wrapper's own options out of a command's arguments: ``--save-figures DIR`` and ``--trust-files``."""
     parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
-    parser.set_defaults(save_figures=None, trust_files=False)
+    parser.set_defaults(save_figures=None, trust_files=False, vector_engine=None)
     if command in PLOT_COMMANDS:
         parser.add_argument("--save-figures", type=Path)
     if command in ENV_COMMANDS:
         parser.add_argument("--trust-files", action="store_true")
-    return parser.parse_known_args(args)
+    options, args = parser.parse_known_args(args)
+    if command == "train":
+        # RL Zoo's parser takes --vec-env dummy|subproc; the natively vectorized engines are the wrapper's
+        engine_parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
+        engine_parser.add_argument("--vec-env")
+        engine, rest = engine_parser.parse_known_args(args)
+        if engine.vec_env in VECTOR_ENGINES:
+            options.vector_engine, args = engine.vec_env, rest
+    return options, args
+
+
+@contextmanager
+def _class_attribute(cls: type, name: str, value: object) -> Iterator[None]:
+    """Set a class attribute for the duration of a command (the same process may run several)."""
+    saved = getattr(cls, name)
+    setattr(cls, name, value)
+    try:
+        yield
+    finally:
+        setattr(cls, name, saved)
 
 
 def with_default_num_threads(args: list[str]) -> list[str]:

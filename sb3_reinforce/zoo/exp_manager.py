@@ -6,16 +6,19 @@ import inspect
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from pprint import pprint
-from typing import Any
+from typing import Any, ClassVar
 
+import gymnasium as gym
 import yaml
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS, get_class_by_name
 from stable_baselines3.common.callbacks import BaseCallback
 
 import sb3_reinforce
+from sb3_reinforce.common.vec_env import VectorEnvAdapter
 from sb3_reinforce.zoo.checks import UsageError, one_line
 from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, has_sampled_names
 from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password, is_journal_file
@@ -49,8 +52,14 @@ class ReinforceExperimentManager(ExperimentManager):
     - ``--trial-id 0`` retrains with trial 0's values (RL Zoo skips trial 0), and ``-params`` may
       give a trial's values in Optuna's names (``one_minus_gamma``, ``net_arch:"'small'"``).
 
+    - with ``vector_engine`` set (``--vec-env native|envpool``), the envs are one natively vectorized
+      env of that engine, through :class:`~sb3_reinforce.VectorEnvAdapter`.
+
     Takes the arguments of ``rl_zoo3.exp_manager.ExperimentManager``.
     """
+
+    # The engine of --vec-env native|envpool, which RL Zoo's own parser does not take: set by the command
+    vector_engine: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,6 +67,17 @@ class ReinforceExperimentManager(ExperimentManager):
         # hyperparams/reinforce.yml in its own package
         if kwargs.get("config") is None and self.algo in PRESETS:
             self.config = str(PRESETS[self.algo])
+        if self.vector_engine is not None:
+            check_vector_engine(self.vector_engine, self.env_name.gym_id, self.algo)
+            # make_vec_env calls it with the env factories, which a vector engine makes no use of
+            self.vec_env_class = partial(  # type: ignore[assignment]
+                make_vector_engine,
+                engine=self.vector_engine,
+                env_id=self.env_name.gym_id,
+                env_kwargs=self.env_kwargs,
+                seed=self.seed,
+                flag_reset_steps=self.algo in PRESETS,
+            )
         if self.algo in PRESETS and self.custom_hyperparams and has_sampled_names(self.custom_hyperparams):
             # -params copied from a trial, in Optuna's names
             try:
@@ -157,3 +177,48 @@ class ReinforceExperimentManager(ExperimentManager):
             problems.append(f"{key!r} from {source}{hint}")
         if problems:
             raise UsageError(f"{algo_class.__name__} takes no hyperparameter {', '.join(problems)}")
+
+
+def check_vector_engine(engine: str, env_id: str, algo: str) -> None:
+    """Raise ``UsageError`` unless ``engine`` (``"native"`` or ``"envpool"``) can make ``env_id`` for ``algo``."""
+    if engine == "native":
+        if gym.spec(env_id).vector_entry_point is None:
+            raise UsageError(f"--vec-env native: {env_id} has no vectorized implementation of its own (vector_entry_point)")
+        if algo not in PRESETS:
+            raise UsageError(
+                f"--vec-env native: gymnasium's own vectorized envs reset on the step after an episode ends, "
+                f"which {algo} would train on (REINFORCE's algorithms leave those steps out); use --vec-env envpool or dummy"
+            )
+        return
+    try:
+        import envpool
+    except ModuleNotFoundError as error:
+        raise UsageError('--vec-env envpool needs EnvPool: pip install "sb3-reinforce[envpool]"') from error
+    if env_id not in envpool.list_all_envs():
+        raise UsageError(f"--vec-env envpool: EnvPool has no {env_id}")
+
+
+def make_vector_engine(
+    env_fns: list[Callable[[], gym.Env]],
+    engine: str,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    seed: int,
+    flag_reset_steps: bool,
+    **vec_env_kwargs: Any,
+) -> VectorEnvAdapter:
+    """
+    ``len(env_fns)`` envs of ``env_id`` stepped by ``engine`` (``"native"``: gymnasium's own
+    vectorized env; ``"envpool"``), as a ``VecEnv``: what RL Zoo's ``make_vec_env`` calls in place
+    of a ``VecEnv`` class.
+    """
+    if vec_env_kwargs:
+        raise UsageError(f"--vec-env {engine} takes no vec_env_kwargs (got {sorted(vec_env_kwargs)})")
+    if engine == "native":
+        vector_env = gym.make_vec(env_id, len(env_fns), vectorization_mode="vector_entry_point", **env_kwargs)
+    else:
+        import envpool
+
+        # A VectorEnv at run time
+        vector_env = envpool.make_gymnasium(env_id, num_envs=len(env_fns), seed=seed, **env_kwargs)  # type: ignore[assignment]
+    return VectorEnvAdapter(vector_env, flag_reset_steps=flag_reset_steps)
