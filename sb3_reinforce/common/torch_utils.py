@@ -1,5 +1,6 @@
 """Small tensor helpers of the episodic update."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,16 +38,31 @@ def approx_kl_divergence(behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> 
     return th.mean(th.exp(log_ratio) - 1 - log_ratio).item()
 
 
+# Samplers inside unvalidated_distributions, and the process's setting they restore when the last one leaves
+_unvalidated_lock = threading.Lock()
+_unvalidated_users = 0
+_saved_validate_args = True
+
+
 @contextmanager
 def unvalidated_distributions() -> Iterator[None]:
     """
     Build torch distributions without their argument checks inside the block (about 17 us a step
-    when sampling), and restore the process's setting after it: the policy's parameters and the
-    checked env outputs are finite, so the checks find nothing there.
+    when sampling): the policy's parameters and the checked env outputs are finite, so the checks
+    find nothing there. The process's setting comes back when the last thread inside such a block
+    leaves it (models trained in several threads overlap); a distribution that another thread builds
+    meanwhile is not checked either.
     """
-    saved = th.distributions.Distribution._validate_args
-    th.distributions.Distribution.set_default_validate_args(False)
+    global _unvalidated_users, _saved_validate_args
+    with _unvalidated_lock:
+        if _unvalidated_users == 0:
+            _saved_validate_args = th.distributions.Distribution._validate_args
+            th.distributions.Distribution.set_default_validate_args(False)
+        _unvalidated_users += 1
     try:
         yield
     finally:
-        th.distributions.Distribution.set_default_validate_args(saved)
+        with _unvalidated_lock:
+            _unvalidated_users -= 1
+            if _unvalidated_users == 0:
+                th.distributions.Distribution.set_default_validate_args(_saved_validate_args)
