@@ -41,7 +41,7 @@ from examples.routing import (
     nearest_neighbour_length,
     random_tour_length,
 )
-from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, make_grouped_vec_env
 
 N_CITIES = 8
 N_ENVS = 8
@@ -55,8 +55,12 @@ MAX_STEPS_FACTOR = 4
 # MaskablePPO: sb3-contrib's defaults, except a shorter rollout (8 envs x 256 = 2048 steps, PPO's default batch)
 # and no discount, as the task's objective (the tour length) has none
 PPO_KWARGS: dict[str, Any] = {"n_steps": 256, "gamma": 1.0}
+# The group baseline: the N_ENVS envs solve the same instances (one group), each tour against the mean of
+# the group's other tours; no critic
+LEAVE_ONE_OUT_KWARGS: dict[str, Any] = {**REINFORCE_KWARGS, "baseline": "leave_one_out", "group_size": N_ENVS}
 ALGOS: dict[str, dict[str, Any]] = {
     "MaskableREINFORCE": REINFORCE_KWARGS,
+    "MaskableREINFORCE-leave-one-out": LEAVE_ONE_OUT_KWARGS,
     "MaskablePPO": PPO_KWARGS,
     # The same settings as MaskableREINFORCE, on the penalty variant
     "REINFORCE-penalty": REINFORCE_KWARGS,
@@ -88,9 +92,19 @@ def _make_model(run: Run) -> BaseAlgorithm:
     env_kwargs: dict[str, Any] = {"masked": run.masked, "n_cities": N_CITIES}
     if not run.masked:
         env_kwargs.update(invalid_penalty=INVALID_PENALTY, max_steps_factor=MAX_STEPS_FACTOR)
-    env = make_vec_env(make_env, n_envs=N_ENVS, seed=run.seed, env_kwargs=env_kwargs)
-    algo_class = {"MaskableREINFORCE": MaskableREINFORCE, "MaskablePPO": MaskablePPO, "REINFORCE-penalty": REINFORCE}
-    return algo_class[run.algo]("MlpPolicy", env, seed=run.seed, **ALGOS[run.algo])
+    kwargs = ALGOS[run.algo]
+    if "group_size" in kwargs:
+        group_size = kwargs["group_size"]
+        env = make_grouped_vec_env(make_env, N_ENVS // group_size, group_size, seed=run.seed, env_kwargs=env_kwargs)
+    else:
+        env = make_vec_env(make_env, n_envs=N_ENVS, seed=run.seed, env_kwargs=env_kwargs)
+    algo_class = {
+        "MaskableREINFORCE": MaskableREINFORCE,
+        "MaskableREINFORCE-leave-one-out": MaskableREINFORCE,
+        "MaskablePPO": MaskablePPO,
+        "REINFORCE-penalty": REINFORCE,
+    }
+    return algo_class[run.algo]("MlpPolicy", env, seed=run.seed, **kwargs)
 
 
 class RoutingEvaluation(EvaluateAndSave):

@@ -3,6 +3,7 @@ A small routing task where invalid-action masking matters: the travelling salesm
 
     python examples/routing.py                         # MaskableREINFORCE, 8 cities, 300k steps
     python examples/routing.py --cities 10 --timesteps 200000 --seed 1
+    python examples/routing.py --envs 64 --group-size 8     # 8 groups of 8 envs, leave-one-out baseline
 
 Each episode is a new instance: ``n_cities`` cities drawn uniformly in the unit square (from the
 seed given to ``reset``). The tour starts at city 0; each action names the next city, the reward is
@@ -28,7 +29,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 
-from sb3_reinforce import MaskableREINFORCE
+from sb3_reinforce import MaskableREINFORCE, make_grouped_vec_env
 
 # The settings the benchmark measured (docs/benchmarks/masking/results.md): a learned baseline (the remaining
 # tour's length depends on the instance), no discount (the objective is the whole tour), minibatches of 16
@@ -267,7 +268,9 @@ def evaluate(
     )
 
 
-def train(timesteps: int, seed: int = 0, n_cities: int = 8, n_envs: int = N_ENVS, **kwargs: Any) -> MaskableREINFORCE:
+def train(
+    timesteps: int, seed: int = 0, n_cities: int = 8, n_envs: int = N_ENVS, group_size: int | None = None, **kwargs: Any
+) -> MaskableREINFORCE:
     """
     Train MaskableREINFORCE on the masked routing env.
 
@@ -275,9 +278,17 @@ def train(timesteps: int, seed: int = 0, n_cities: int = 8, n_envs: int = N_ENVS
     :param seed: Seed of the model and the training envs
     :param n_cities: Cities per instance
     :param n_envs: Parallel envs
+    :param group_size: With a group size, ``n_envs / group_size`` groups of envs solve the same
+        instances, and each tour's baseline is the mean length of the group's other tours
+        (``baseline="leave_one_out"``, no critic)
     :param kwargs: MaskableREINFORCE's arguments, overriding ``REINFORCE_KWARGS``
     """
-    env = make_vec_env(make_env, n_envs=n_envs, seed=seed, env_kwargs={"masked": True, "n_cities": n_cities})
+    env_kwargs = {"masked": True, "n_cities": n_cities}
+    if group_size is None:
+        env = make_vec_env(make_env, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    else:
+        env = make_grouped_vec_env(make_env, n_envs // group_size, group_size, seed=seed, env_kwargs=env_kwargs)
+        kwargs = {"baseline": "leave_one_out", "group_size": group_size, **kwargs}
     model = MaskableREINFORCE("MlpPolicy", env, seed=seed, **{**REINFORCE_KWARGS, **kwargs})
     return model.learn(timesteps)
 
@@ -288,9 +299,13 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=300_000, help="training budget in env steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--instances", type=int, default=50, help="evaluation instances")
+    parser.add_argument("--envs", type=int, default=N_ENVS, help="parallel envs")
+    parser.add_argument(
+        "--group-size", type=int, help="envs per group that solve the same instances (leave-one-out baseline, no critic)"
+    )
     args = parser.parse_args()
 
-    model = train(args.timesteps, seed=args.seed, n_cities=args.cities)
+    model = train(args.timesteps, seed=args.seed, n_cities=args.cities, n_envs=args.envs, group_size=args.group_size)
     result = evaluate(model, masked=True, n_instances=args.instances, n_cities=args.cities)
     cities = instances(args.instances, args.cities)
     rng = np.random.default_rng(args.seed)

@@ -136,6 +136,32 @@ def test_returns_stay_exact_when_rollouts_are_interrupted(baseline: Baseline, in
             assert value == pytest.approx(reference[step_id], abs=1e-5)
 
 
+@pytest.mark.parametrize("baseline", ["none", "critic"])
+def test_groups_train_their_episodes_of_one_index_together_with_exact_returns(baseline: Baseline) -> None:
+    """Groups of 2 envs whose episodes differ in length: an episode that ends first waits, carried, for its groupmate's."""
+    model = make_model(n_envs=4, n_steps=3, baseline=baseline, group_size=2)
+    trained: dict[int, dict[int, float]] = defaultdict(dict)
+    n_waited = 0
+    for batch, returns in rollouts(model, 900):
+        buffer = model.rollout_buffer
+        envs, indices = buffer._batch_envs, buffer.episode_indices[buffer._batch_rows, buffer._batch_envs]
+        # A group trains the same episode indices of both of its envs
+        for group in range(2):
+            first, second = (set(indices[envs == env].tolist()) for env in (2 * group, 2 * group + 1))
+            assert first == second
+        # Ends that an earlier rollout stored: episodes that finished there and waited
+        n_waited += int((buffer.episode_ends[buffer._batch_rows, envs] & batch.carried.numpy()).sum())
+        for (env_id, step_id), value in zip(transition_ids(batch).tolist(), returns, strict=True):
+            assert step_id not in trained[env_id], "a transition was trained twice"
+            trained[env_id][step_id] = value
+    assert n_waited > 0
+    for env_id, env in enumerate(logged_envs(model)):
+        reference = reference_returns(env.log, model.gamma, with_critic=baseline == "critic")
+        assert 0.5 * len(reference) < len(trained[env_id]) <= len(reference)
+        for step_id, value in trained[env_id].items():
+            assert value == pytest.approx(reference[step_id], abs=1e-5)
+
+
 def test_batches_hold_at_least_n_steps_per_env_and_whole_episodes() -> None:
     model = make_model(n_envs=3, n_steps=10, baseline="none")
     for batch, _ in rollouts(model, 900):
@@ -270,6 +296,6 @@ def test_nbytes_is_the_storage_of_max_steps_per_env_transitions() -> None:
     )
     buffer = EpisodicRolloutBuffer(4, observation_space, spaces.Box(-1, 1, (2,)), n_envs=3, max_steps_per_env=10)
     # Per transition: uint8 image, float32 vector, float32 actions, float32 reward, bool end, int64 episode step,
-    # float32 behaviour log-probability, bool reset step
-    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8 + 4 + 1
+    # float32 behaviour log-probability, bool reset step, int64 episode index
+    per_transition = 4 * 4 * 3 + 5 * 4 + 2 * 4 + 4 + 1 + 8 + 4 + 1 + 8
     assert buffer.nbytes == 10 * 3 * per_transition

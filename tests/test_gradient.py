@@ -12,7 +12,7 @@ from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer, MaskableREINFORCE
 from sb3_reinforce.common.vec_env import RESET_STEP_KEY, AnyEnv
 from sb3_reinforce.reinforce.reinforce import Baseline
 from tests.envs import MaskedChainEnv, NextStepResetVectorEnv, TwoStateChainEnv
@@ -29,6 +29,7 @@ def make_model(
     reward_offset: float = 0.0,
     masked: bool = False,
     vector_env: Callable[[list[Callable[[], gym.Env]]], AnyEnv] = DummyVecEnv,
+    **kwargs: Any,
 ) -> REINFORCE:
     """
     REINFORCE (MaskableREINFORCE on ``MaskedChainEnv`` when ``masked``) with a fixed policy, linear
@@ -49,6 +50,7 @@ def make_model(
         max_grad_norm=1e9,
         policy_kwargs=dict(net_arch=dict(pi=[], vf=[])),
         seed=0,  # also seeds the envs
+        **kwargs,
     )
 
 
@@ -171,6 +173,33 @@ def test_training_on_reset_steps_is_biased() -> None:
     model = make_model("none", 0.9, gamma_t_weighting=True, vector_env=next_step_reset_engine(naive=True))
     exact = exact_gradient(model, 0.9)
     assert np.abs(z_scores(sampled_gradients(model), exact)).max() > 6
+
+
+class SelfIncludingBaselines(EpisodicRolloutBuffer):
+    """The group's mean reward-to-go with the episode's own included: a baseline its own actions move."""
+
+    def leave_one_out_baselines(self, returns: np.ndarray) -> np.ndarray:
+        assert self.group_size is not None
+        others = super().leave_one_out_baselines(returns)
+        return ((self.group_size - 1) * others + returns) / self.group_size
+
+
+@pytest.mark.parametrize("group_size", [2, 4])
+def test_leave_one_out_gradient_is_unbiased(group_size: int) -> None:
+    """Every episode starts in state 0, so envs share their starts without SharedStarts."""
+    model = make_model("leave_one_out", 0.9, gamma_t_weighting=True, group_size=group_size)
+    exact = exact_gradient(model, 0.9)
+    assert np.abs(z_scores(sampled_gradients(model), exact)).max() < 4.5
+
+
+def test_self_including_group_baseline_is_biased() -> None:
+    """Shows the test above has power: including the episode's own return shrinks the gradient by (K - 1) / K."""
+    model = make_model("leave_one_out", 0.9, gamma_t_weighting=True, group_size=2, rollout_buffer_class=SelfIncludingBaselines)
+    exact = exact_gradient(model, 0.9)
+    samples = sampled_gradients(model)
+    assert np.abs(z_scores(samples, exact)).max() > 6
+    # The sampled gradient is half the exact one
+    assert np.abs(z_scores(samples, exact / 2)).max() < 4.5
 
 
 def test_discounted_objective_needs_gamma_t_weighting() -> None:

@@ -88,12 +88,18 @@ class EpisodicRolloutBuffer:
         critic values bootstrap the returns. Set by the algorithm when it trains a critic.
     :param discard_carried_episodes: Train on no episode that a previous rollout started: the rest of
         such an episode is stored (its env keeps stepping) but left out of the batch.
+    :param group_size: Envs per group of shared starts (``baseline="leave_one_out"``), or None. The
+        k-th episodes of a group's envs are trained in the same batch: an episode that ends before
+        its group's k-th episodes all have is carried, whole, into the next rollout (importance-weighted
+        like any carried transition), and ``leave_one_out_baselines`` compares each with the others.
     """
 
     # The batch type ``get`` returns: a subclass that stores more per transition gives it a field per extra array
     batch_class: ClassVar[type[EpisodeBatch]] = EpisodeBatch
     # Arrays that ``add`` fills from its own arguments; any other array of ``transition_arrays`` comes from ``extras``
-    _BASE_ARRAYS: ClassVar[frozenset[str]] = frozenset({"actions", "rewards", "episode_ends", "episode_steps", "reset_steps"})
+    _BASE_ARRAYS: ClassVar[frozenset[str]] = frozenset(
+        {"actions", "rewards", "episode_ends", "episode_steps", "reset_steps", "episode_indices"}
+    )
 
     def __init__(
         self,
@@ -107,6 +113,7 @@ class EpisodicRolloutBuffer:
         max_steps_per_env: int | None = None,
         store_bootstrap_observations: bool = True,
         discard_carried_episodes: bool = False,
+        group_size: int | None = None,
     ):
         if max_steps_per_env is None:
             max_steps_per_env = max(2 * buffer_size, DEFAULT_MAX_STEPS_PER_ENV)
@@ -125,6 +132,9 @@ class EpisodicRolloutBuffer:
         self.max_steps_per_env = max_steps_per_env
         self.store_bootstrap_observations = store_bootstrap_observations
         self.discard_carried_episodes = discard_carried_episodes
+        if group_size is not None and (group_size < 2 or n_envs % group_size):
+            raise ValueError(f"group_size={group_size} must be at least 2 and divide n_envs={n_envs}")
+        self.group_size = group_size
 
         self._obs_spaces: dict[str, spaces.Space]
         if isinstance(observation_space, spaces.Dict):
@@ -157,6 +167,7 @@ class EpisodicRolloutBuffer:
             "episode_steps": ((), np.int64),
             "behaviour_log_probs": ((), np.float32),
             "reset_steps": ((), np.bool_),
+            "episode_indices": ((), np.int64),
         }
 
     @property
@@ -183,6 +194,11 @@ class EpisodicRolloutBuffer:
     def reset_steps(self) -> np.ndarray:
         return self.transitions["reset_steps"]
 
+    @property
+    def episode_indices(self) -> np.ndarray:
+        """Per transition: how many episodes its env had finished before it since the envs were reset."""
+        return self.transitions["episode_indices"]
+
     def reset(self) -> None:
         """Discard everything, carried episodes included (call it whenever the envs are reset)."""
         self.pos = 0
@@ -190,6 +206,7 @@ class EpisodicRolloutBuffer:
         self._rollout_start = 0
         self.first_row = np.zeros(self.n_envs, dtype=np.int64)
         self._next_episode_step = np.zeros(self.n_envs, dtype=np.int64)
+        self._next_episode_index = np.zeros(self.n_envs, dtype=np.int64)
         self._tail_start = np.zeros(self.n_envs, dtype=np.int64)
         self._bootstrap_rows: list[int] = []
         self._bootstrap_envs: list[int] = []
@@ -245,11 +262,19 @@ class EpisodicRolloutBuffer:
             source = slice(start, start + length)
             for array in self._arrays():
                 array[destination, env] = array[source, env]
+        # The bootstrap observations of carried episodes that ended (truncated) and wait for their
+        # group, moved with their rows; an unfinished carried episode has none yet
+        kept = [
+            (row - int(self._tail_start[env]) + new_pos - int(tail_lengths[env]), env, obs)
+            for row, env, obs in zip(self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs, strict=True)
+            if row >= self._tail_start[env]
+        ]
         self.first_row = new_pos - tail_lengths
         self.pos = self._rollout_start = new_pos
         self._tail_start = np.full(self.n_envs, new_pos, dtype=np.int64)
-        # Carried episodes have no end yet, so no bootstrap observation refers to them
-        self._bootstrap_rows, self._bootstrap_envs, self._bootstrap_obs = [], [], []
+        self._bootstrap_rows = [row for row, _, _ in kept]
+        self._bootstrap_envs = [env for _, env, _ in kept]
+        self._bootstrap_obs = [obs for _, _, obs in kept]
         self._clear_batch()
 
     def add(
@@ -286,10 +311,12 @@ class EpisodicRolloutBuffer:
         self.episode_ends[row] = dones
         self.episode_steps[row] = self._next_episode_step
         self.reset_steps[row] = False if reset_steps is None else reset_steps
+        self.episode_indices[row] = self._next_episode_index
         for name, value in extras.items():
             self.transitions[name][row] = value.reshape(self.transitions[name].shape[1:])
         self._next_episode_step += 1
         self._next_episode_step[dones] = 0
+        self._next_episode_index += dones
         if self.store_bootstrap_observations:
             for env, terminal_obs in truncation_observations.items():
                 self._add_bootstrap(row, env, terminal_obs)
@@ -310,10 +337,22 @@ class EpisodicRolloutBuffer:
         pos = self.pos
         rows = np.arange(pos)[:, None]
         ends = self.episode_ends[:pos]
-        # Last stored row of each env's last finished episode (first_row - 1 when none finished)
-        last_end = np.where(ends & (rows >= self.first_row), rows, -1).max(axis=0, initial=-1)
+        trainable_ends = ends & (rows >= self.first_row)
+        if self.group_size is not None:
+            # Only the episodes that every env of the group has finished: the others wait, carried
+            finished = np.where(ends, self.episode_indices[:pos] + 1, 0).max(axis=0, initial=0)
+            group_finished = finished.reshape(-1, self.group_size).min(axis=1).repeat(self.group_size)
+            trainable_ends &= self.episode_indices[:pos] < group_finished
+        # Last stored row of each env's last trainable episode (first_row - 1 when none)
+        last_end = np.where(trainable_ends, rows, -1).max(axis=0, initial=-1)
         last_end = np.maximum(last_end, self.first_row - 1)
         too_long = (pos - 1 - last_end) > self.max_steps_per_env - self.buffer_size
+        if self.group_size is not None and too_long.any():
+            raise ValueError(
+                f"env {int(np.flatnonzero(too_long)[0])} stored more than max_steps_per_env - n_steps = "
+                f"{self.max_steps_per_env - self.buffer_size} transitions while its group's episodes ran: a group's "
+                "episodes are never cut. Raise rollout_buffer_kwargs=dict(max_steps_per_env=...)"
+            )
         for env in np.flatnonzero(too_long):
             ends[pos - 1, env] = True
             last_end[env] = pos - 1
@@ -397,12 +436,68 @@ class EpisodicRolloutBuffer:
         carried = self._batch_rows < self._rollout_start
         log_weights = np.zeros((self.pos, self.n_envs), dtype=np.float64)
         log_weights[self._batch_rows[carried], self._batch_envs[carried]] = carried_log_ratios
-        # Carried transitions are the first rows of each env's first episode: a running sum over rows
-        # is the log-weight up to each row, until that episode's end
+        # Carried transitions are the first rows of each env (its first episode's, or with groups,
+        # several whole episodes'): a running sum over rows, restarted after each episode end, is
+        # the log-weight of each row's episode up to that row
         cumulative = np.cumsum(log_weights, axis=0)
-        in_first_episode = np.arange(self.pos)[:, None] <= self._first_episode_end()
-        weights = np.where(in_first_episode, np.exp(cumulative), 1.0)
+        rows = np.arange(self.pos)[:, None]
+        previous_end = np.maximum.accumulate(np.where(self.episode_ends[: self.pos], rows, -1), axis=0)
+        # The end before each row's episode (-1: none stored), whose running sum the episode starts from
+        previous_end = np.vstack([np.full((1, self.n_envs), -1), previous_end[:-1]])
+        envs = np.arange(self.n_envs)[None, :]
+        episode_start_sum = np.where(previous_end >= 0, cumulative[previous_end, envs], 0.0)
+        weights = np.exp(cumulative - episode_start_sum)
         return weights[self._batch_rows, self._batch_envs]
+
+    def leave_one_out_baselines(self, returns: np.ndarray) -> np.ndarray:
+        """
+        The leave-one-out baseline of each transition of the batch (``group_size`` set): the mean,
+        over the other envs of its group, of the reward-to-go at the same step of their episode with
+        the same index (0 past that episode's end). It is a function of other episodes only, which
+        the transition's own actions do not affect, so the gradient stays unbiased.
+
+        :param returns: The batch's returns (reward-to-go), in ``get()`` order
+        :return: The baselines, in ``get()`` order
+        :raises ValueError: When a group's episodes of the same index did not all start from the same
+            observation (their starts are not shared)
+        """
+        assert self.group_size is not None, "leave-one-out baselines need groups (group_size)"
+        rows, envs = self._batch_rows, self._batch_envs
+        groups = envs // self.group_size
+        episodes = self.episode_indices[rows, envs]
+        steps = self.episode_steps[rows, envs]
+        self._check_shared_starts(rows, envs, groups, episodes, steps)
+        _, key = np.unique(np.stack([groups, episodes, steps]), axis=1, return_inverse=True)
+        sums = np.bincount(key.ravel(), weights=returns)
+        return (sums[key.ravel()] - returns) / (self.group_size - 1)
+
+    def _check_shared_starts(
+        self, rows: np.ndarray, envs: np.ndarray, groups: np.ndarray, episodes: np.ndarray, steps: np.ndarray
+    ) -> None:
+        """Raise ``ValueError`` unless the first observations of each group's episodes of one index are equal."""
+        first = steps == 0
+        if not first.any():
+            return
+        _, first_of_key, key = np.unique(
+            np.stack([groups[first], episodes[first]]), axis=1, return_index=True, return_inverse=True
+        )
+        key = key.ravel()
+        if np.any(np.bincount(key) != self.group_size):
+            raise ValueError("a group's episodes of one index are not all in the batch: were some cut?")
+        for name, observations in self.observations.items():
+            starts = observations[rows[first], envs[first]].reshape(int(first.sum()), -1)
+            differs = ~(starts == starts[first_of_key[key]]).all(axis=1)
+            if differs.any():
+                index = int(np.flatnonzero(differs)[0])
+                env, reference = int(envs[first][index]), int(envs[first][first_of_key[key[index]]])
+                what = f"observation[{name!r}]" if name else "observation"
+                raise ValueError(
+                    f"envs {reference} and {env} of group {int(groups[first][index])} started their episode "
+                    f"{int(episodes[first][index])} from different first {what}s: baseline='leave_one_out' needs "
+                    "the episodes of a group to share their starts (make the envs with make_grouped_vec_env, whose "
+                    "SharedStarts wrapper resets them from the group's seeds, and draw all of reset's randomness "
+                    "from its seed)"
+                )
 
     def bootstrap_observations(self) -> PyTorchObs | None:
         """

@@ -91,6 +91,9 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
     policy_base: ClassVar[type[BasePolicy]] = ActorCriticPolicy
     # The buffer class when rollout_buffer_class is None
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = EpisodicRolloutBuffer
+    # Envs per group of shared starts, whose episodes the buffer trains together (set by REINFORCE's
+    # baseline="leave_one_out"); None: no groups
+    group_size: int | None = None
 
     def __init__(
         self,
@@ -158,7 +161,8 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             n_envs=self.n_envs,
             store_bootstrap_observations=self.uses_critic,
             discard_carried_episodes=self.carried_episodes == "discarded",
-            **self.rollout_buffer_kwargs,
+            # rollout_buffer_kwargs may give a group_size to a baseline that does not use groups
+            **{"group_size": self.group_size, **self.rollout_buffer_kwargs},
         )
         self.policy = self._make_policy().to(self.device)
         self._maybe_recommend_cpu()

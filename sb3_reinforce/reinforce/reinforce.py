@@ -23,8 +23,8 @@ from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPol
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
-Baseline = Literal["none", "mean", "critic"]
-BASELINES: tuple[str, ...] = ("none", "mean", "critic")
+Baseline = Literal["none", "mean", "critic", "leave_one_out"]
+BASELINES: tuple[str, ...] = ("none", "mean", "critic", "leave_one_out")
 # Weight of the newest batch in the running mean of returns used by ``baseline="mean"``
 MEAN_BASELINE_UPDATE_RATE = 0.1
 # Weight of the newest batch in the running mean and standard deviation of the critic's targets
@@ -79,9 +79,15 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
     :param normalize_advantage: Whether to standardize ``Phi_t`` over the batch. A batch whose
         ``Phi_t`` are all equal (or has a single step) gives zero policy gradient, not NaN.
     :param baseline: ``"none"``, ``"mean"`` (default: it learned CartPole-v1 fastest and most
-        stably of the three, see the docs) or ``"critic"``. Without a critic, no value network is
-        evaluated or trained, and a truncated episode's return is the sum of the rewards it
-        collected (bootstrap 0).
+        stably of the three, see the docs), ``"critic"`` or ``"leave_one_out"`` (with ``group_size``:
+        the mean reward-to-go of the other episodes of the group at the same step). Without a
+        critic, no value network is evaluated or trained, and a truncated episode's return is the
+        sum of the rewards it collected (bootstrap 0).
+    :param group_size: With ``baseline="leave_one_out"``: envs per group whose episodes share their
+        starts (``n_envs`` a multiple of it; make the envs with
+        ``sb3_reinforce.make_grouped_vec_env``). A group's k-th episodes are trained in the same batch
+        (an episode that ends first waits, carried, for the others), and the algorithm refuses a
+        group whose episodes did not start from the same observation.
     :param gamma_t_weighting: Weight each step's gradient by ``gamma**t``, ``t`` being the step's
         index in its episode, as in the textbook pseudo-algorithm
         (``theta <- theta + alpha * gamma**t * G_t * grad log pi``). Off by default: it is the exact
@@ -166,6 +172,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         rollout_buffer_kwargs: dict[str, Any] | None = None,
         normalize_advantage: bool = True,
         baseline: Baseline = "mean",
+        group_size: int | None = None,
         gamma_t_weighting: bool = False,
         batch_size: int | None = None,
         critic_gradient_steps: int = 1,
@@ -206,6 +213,8 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
             baseline=baseline,
+            group_size=group_size,
+            carried_episodes=carried_episodes,
             rollout_buffer_class=rollout_buffer_class,
             required_buffer_class=self.default_rollout_buffer_class,
             batch_size=batch_size,
@@ -245,6 +254,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
 
         self.normalize_advantage = normalize_advantage
         self.baseline = baseline
+        self.group_size = group_size
         self.gamma_t_weighting = gamma_t_weighting
         self.batch_size = batch_size
         self.critic_gradient_steps = critic_gradient_steps
@@ -268,6 +278,12 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         return self.baseline == "critic"
 
     def _setup_model(self) -> None:
+        normalization = self.get_vec_normalize_env()
+        if self.baseline == "leave_one_out" and normalization is not None and normalization.norm_obs:
+            raise ValueError(
+                "baseline='leave_one_out' compares the first observations of a group's episodes, which VecNormalize's "
+                "observation normalization changes as it runs: use VecNormalize(norm_obs=False)"
+            )
         super()._setup_model()
         if (
             self.uses_critic
@@ -413,9 +429,11 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
             self.logger.record("train/max_importance_weight", float(weights.max()))
         if not self.uses_critic:
             returns, advantages = buffer.compute_returns_and_advantages(weights=weights)
+            # A baseline term counts as its transition's reward does: times its importance weight
             if self.baseline == "mean":
-                # A baseline term counts as its transition's reward does: times its importance weight
                 advantages = advantages - (1.0 if weights is None else weights) * (self.return_mean or 0.0)
+            elif self.baseline == "leave_one_out":
+                advantages = advantages - (1.0 if weights is None else weights) * buffer.leave_one_out_baselines(returns)
             return None, returns, advantages
         if self.normalize_critic_targets and self.critic_target_mean is None:
             # The first batch sets the statistics (from its returns without bootstrap) before the untrained
@@ -489,6 +507,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         return {
             **super().saved_data_schema(),
             "baseline": SavedEntry(plain=one_of(*BASELINES), required=True),
+            "group_size": SavedEntry(plain=optional(integer(2))),
             "normalize_advantage": SavedEntry(plain=boolean),
             "gamma_t_weighting": SavedEntry(plain=boolean),
             "batch_size": SavedEntry(plain=optional(integer(1))),
@@ -527,6 +546,8 @@ def _check_arguments(
     vf_coef: float,
     max_grad_norm: float,
     baseline: str,
+    group_size: int | None,
+    carried_episodes: str,
     rollout_buffer_class: type | None,
     required_buffer_class: type[EpisodicRolloutBuffer],
     batch_size: int | None,
@@ -536,6 +557,7 @@ def _check_arguments(
     """Raise ``ValueError`` naming an argument out of its range or an impossible combination; warn for ineffective ones."""
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r} is not one of {', '.join(map(repr, BASELINES))}")
+    _check_group_arguments(baseline, group_size, carried_episodes)
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma={gamma!r} must be in [0, 1]")
     if not 0.0 <= gae_lambda <= 1.0:
@@ -562,4 +584,22 @@ def _check_arguments(
         raise ValueError(
             f"rollout_buffer_class={rollout_buffer_class!r} must be {required_buffer_class.__name__} or a subclass: "
             "the algorithm needs whole episodes and what it stores with them"
+        )
+
+
+def _check_group_arguments(baseline: str, group_size: int | None, carried_episodes: str) -> None:
+    """Raise ``ValueError`` unless ``group_size`` comes with ``baseline="leave_one_out"`` and fits it."""
+    if (baseline == "leave_one_out") != (group_size is not None):
+        raise ValueError(
+            f"baseline={baseline!r} with group_size={group_size!r}: baseline='leave_one_out' takes group_size "
+            "(the envs per group of shared starts), and no other baseline does"
+        )
+    if group_size is None:
+        return
+    if not (isinstance(group_size, int) and group_size >= 2):
+        raise ValueError(f"group_size={group_size!r} must be an integer of at least 2: the others of a group are the baseline")
+    if carried_episodes == "discarded":
+        raise ValueError(
+            "carried_episodes='discarded' with baseline='leave_one_out': a group's episodes that end first wait, "
+            "carried, for the others; use 'importance_weighted'"
         )

@@ -105,6 +105,9 @@ class RecurrentREINFORCE(REINFORCE):
 
     def __init__(self, policy: str | type[ActorCriticPolicy], env: AnyEnv | str, **kwargs: Any):
         _check_policy_kwargs(kwargs.get("policy_kwargs") or {})
+        if kwargs.get("baseline") == "leave_one_out":
+            # Its buffer replays a carried episode from its start, one per env, where groups carry several
+            raise ValueError("RecurrentREINFORCE does not take baseline='leave_one_out': use REINFORCE or MaskableREINFORCE")
         super().__init__(policy, env, **kwargs)
 
     def _setup_model(self) -> None:
