@@ -1,5 +1,6 @@
 """Helpers shared by the suites: run metadata, JSON files, peak memory, periodic evaluations."""
 
+import argparse
 import datetime
 import json
 import os
@@ -8,6 +9,7 @@ import resource
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,30 @@ def machine_description() -> dict[str, Any]:
         "gymnasium": gymnasium.__version__,
         "numpy": np.__version__,
     }
+
+
+def comma_separated(known: Iterable[str]) -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, each one of ``known`` (an error names the others)."""
+    known = list(known)
+
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}, choose from {known}")
+        return names
+
+    return parse
+
+
+def machine_line(command: str, cores: str = "") -> str:
+    """The report line that says where, when and by which command the figures were made."""
+    machine = machine_description()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs{cores}, torch {machine['torch']}, "
+        f"SB3 {machine['stable_baselines3']}; written {date} by `{command}`"
+    )
 
 
 def run_metadata(argv: list[str]) -> dict[str, Any]:

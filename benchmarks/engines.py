@@ -9,7 +9,6 @@ actions plus the engine's step), measured in one process, interleaved, ``--repea
 """
 
 import argparse
-import datetime
 import shlex
 import statistics
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 from stable_baselines3 import A2C
 
-from benchmarks.common import ENGINES, machine_description, write_json
+from benchmarks.common import ENGINES, comma_separated, machine_line, write_json
 from benchmarks.throughput import collection_limit_speed, learn_speed
 from sb3_reinforce import REINFORCE
 
@@ -34,14 +33,11 @@ def speed(name: str, engine: str, n_envs: int, steps: int, seed: int) -> float:
 
 
 def report(samples: dict[str, list[float]], command: str) -> str:
-    machine = machine_description()
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     median = {key: statistics.median(values) for key, values in samples.items()}
     lines = [
         "# Throughput by vector-env engine, CartPole-v1 (env steps per second of `learn()`, medians)",
         "",
-        f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs, torch {machine['torch']} (1 thread), "
-        f"SB3 {machine['stable_baselines3']}; written {date} by `{command}`",
+        machine_line(command, " (1 torch thread)"),
         "- limit: an SB3 `MlpPolicy` sampling actions (`policy._predict`) plus the engine's own step, no learning. "
         'native: `gym.make_vec("CartPole-v1", n, vectorization_mode="vector_entry_point")`; '
         'envpool: `envpool.make_gymnasium("CartPole-v1", num_envs=n)`; both through `VectorEnvAdapter`.',
@@ -67,13 +63,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=50_000, help="env steps per measurement (default 50k)")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated, from " + ",".join(ENGINES))
+    parser.add_argument(
+        "--engines", type=comma_separated(ENGINES), default=list(ENGINES), help="comma-separated, from " + ",".join(ENGINES)
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/engines"))
     args = parser.parse_args(argv)
-    engines = args.engines.split(",")
-    unknown = sorted(set(engines) - set(ENGINES))
-    if unknown:
-        parser.error(f"unknown engines {unknown}, choose from {list(ENGINES)}")
+    engines = args.engines
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[float]] = {}

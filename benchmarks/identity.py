@@ -10,7 +10,6 @@ deterministic policy on 10 episodes (100 is the most). Results go to ``<out>/ide
 
 import argparse
 import contextlib
-import datetime
 import json
 import shlex
 import statistics
@@ -27,7 +26,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.envs import IdentityEnv, IdentityEnvBox, IdentityEnvMultiBinary, IdentityEnvMultiDiscrete
 from stable_baselines3.common.evaluation import evaluate_policy
 
-from benchmarks.common import machine_description, read_json, write_json
+from benchmarks.common import comma_separated, machine_line, read_json, write_json
 from sb3_reinforce import REINFORCE
 
 EPISODE_LENGTH = 100
@@ -64,13 +63,10 @@ def run_one(space: str, algo: str, seed: int, reinforce_kwargs: dict[str, Any]) 
 
 def report(runs: list[dict[str, Any]], command: str) -> str:
     """The results table: per space and algorithm, each seed's score and the median."""
-    machine = machine_description()
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# SB3's identity envs at gamma 0.99, 20k steps, one env, defaults",
         "",
-        f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs, torch {machine['torch']}, "
-        f"SB3 {machine['stable_baselines3']}; written {date} by `{command}`",
+        machine_line(command),
         f"- {EPISODE_LENGTH}-step episodes (truncated), {DIM} choices per dimension (Box: IdentityEnvBox, eps 0.5); "
         "score: mean return of 10 deterministic episodes, 100 at most. Target: at least 90.",
         "",
@@ -86,25 +82,12 @@ def report(runs: list[dict[str, Any]], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _names(known: dict[str, Any]) -> Callable[[str], list[str]]:
-    """A parser of comma-separated names, each one of ``known``."""
-
-    def parse(text: str) -> list[str]:
-        names = text.split(",")
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown {unknown}, choose from {list(known)}")
-        return names
-
-    return parse
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.identity", description=__doc__)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N-1 (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
-    parser.add_argument("--spaces", type=_names(ENVS), default=list(ENVS), help="comma-separated (default: all)")
-    parser.add_argument("--algos", type=_names(ALGOS), default=list(ALGOS), help="comma-separated (default: all)")
+    parser.add_argument("--spaces", type=comma_separated(ENVS), default=list(ENVS), help="comma-separated (default: all)")
+    parser.add_argument("--algos", type=comma_separated(ALGOS), default=list(ALGOS), help="comma-separated (default: all)")
     parser.add_argument(
         "--reinforce-kwargs",
         type=json.loads,

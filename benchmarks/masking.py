@@ -34,12 +34,17 @@ from stable_baselines3.common.env_util import make_vec_env
 from benchmarks.common import EvaluateAndSave, machine_description, read_json, training_steps_per_second, unfinished_note
 from examples.routing import (
     EVAL_SEED,
+    LEAVE_ONE_OUT_GROUP_SIZE,
+    LEAVE_ONE_OUT_KWARGS,
+    LEAVE_ONE_OUT_N_ENVS,
     REINFORCE_KWARGS,
     evaluate,
     instances,
     make_env,
     nearest_neighbour_length,
+    optimal_tour_length,
     random_tour_length,
+    two_opt_length,
 )
 from sb3_reinforce import REINFORCE, MaskableREINFORCE, make_grouped_vec_env
 
@@ -55,12 +60,9 @@ MAX_STEPS_FACTOR = 4
 # MaskablePPO: sb3-contrib's defaults, except a shorter rollout (8 envs x 256 = 2048 steps, PPO's default batch)
 # and no discount, as the task's objective (the tour length) has none
 PPO_KWARGS: dict[str, Any] = {"n_steps": 256, "gamma": 1.0}
-# The group baseline: the N_ENVS envs solve the same instances (one group), each tour against the mean of
-# the group's other tours; no critic
-LEAVE_ONE_OUT_KWARGS: dict[str, Any] = {**REINFORCE_KWARGS, "baseline": "leave_one_out", "group_size": N_ENVS}
 ALGOS: dict[str, dict[str, Any]] = {
     "MaskableREINFORCE": REINFORCE_KWARGS,
-    "MaskableREINFORCE-leave-one-out": LEAVE_ONE_OUT_KWARGS,
+    "MaskableREINFORCE-leave-one-out": {**LEAVE_ONE_OUT_KWARGS, "group_size": LEAVE_ONE_OUT_GROUP_SIZE},
     "MaskablePPO": PPO_KWARGS,
     # The same settings as MaskableREINFORCE, on the penalty variant
     "REINFORCE-penalty": REINFORCE_KWARGS,
@@ -75,11 +77,13 @@ class Run:
     algo: str
     seed: int
     budget: int
+    n_cities: int = N_CITIES
 
     @property
     def name(self) -> str:
-        """File name (without suffix) of the run's result."""
-        return f"{self.algo}__{self.budget}__seed{self.seed}"
+        """File name (without suffix) of the run's result (8 cities are not named, as before other sizes)."""
+        cities = "" if self.n_cities == N_CITIES else f"__{self.n_cities}cities"
+        return f"{self.algo}__{self.budget}__seed{self.seed}{cities}"
 
     @property
     def masked(self) -> bool:
@@ -87,15 +91,21 @@ class Run:
         return self.algo != "REINFORCE-penalty"
 
 
+def n_envs(algo: str) -> int:
+    """The envs ``algo`` trains on: N_ENVS, but for the group baseline's groups."""
+    return LEAVE_ONE_OUT_N_ENVS if algo == "MaskableREINFORCE-leave-one-out" else N_ENVS
+
+
 def _make_model(run: Run) -> BaseAlgorithm:
     """The run's model on its training envs (seeded by the run's seed)."""
-    env_kwargs: dict[str, Any] = {"masked": run.masked, "n_cities": N_CITIES}
+    env_kwargs: dict[str, Any] = {"masked": run.masked, "n_cities": run.n_cities}
     if not run.masked:
         env_kwargs.update(invalid_penalty=INVALID_PENALTY, max_steps_factor=MAX_STEPS_FACTOR)
     kwargs = ALGOS[run.algo]
     if "group_size" in kwargs:
         group_size = kwargs["group_size"]
-        env = make_grouped_vec_env(make_env, N_ENVS // group_size, group_size, seed=run.seed, env_kwargs=env_kwargs)
+        n_groups = n_envs(run.algo) // group_size
+        env = make_grouped_vec_env(make_env, n_groups, group_size, seed=run.seed, env_kwargs=env_kwargs)
     else:
         env = make_vec_env(make_env, n_envs=N_ENVS, seed=run.seed, env_kwargs=env_kwargs)
     algo_class = {
@@ -116,7 +126,8 @@ class RoutingEvaluation(EvaluateAndSave):
 
     def measure(self) -> dict[str, Any]:
         env_kwargs = {} if self.run.masked else {"invalid_penalty": INVALID_PENALTY, "max_steps_factor": MAX_STEPS_FACTOR}
-        return dataclasses.asdict(evaluate(self.model, self.run.masked, EVAL_INSTANCES, N_CITIES, EVAL_SEED, **env_kwargs))
+        evaluation = evaluate(self.model, self.run.masked, EVAL_INSTANCES, self.run.n_cities, EVAL_SEED, **env_kwargs)
+        return dataclasses.asdict(evaluation)
 
 
 def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +135,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     path = runs_dir / f"{run.name}.json"
     result: dict[str, Any] = {
         **dataclasses.asdict(run),
-        "n_cities": N_CITIES,
-        "n_envs": N_ENVS,
+        "n_envs": n_envs(run.algo),
         "eval_instances": EVAL_INSTANCES,
         "hyperparams": ALGOS[run.algo],
         "evaluations": [],
@@ -173,14 +183,31 @@ def _is_finished(path: Path) -> bool:
     return path.exists() and bool(read_json(path).get("finished"))
 
 
-def heuristic_baselines() -> dict[str, float]:
-    """Mean tour length of a random valid tour and of nearest neighbour on the evaluation instances."""
-    cities = instances(EVAL_INSTANCES, N_CITIES, EVAL_SEED)
+# Held and Karp's programme takes O(n^2 2^n): exact optima up to this many cities
+MAX_HELD_KARP_CITIES = 12
+# Above it: the mean optimal (Concorde) tour of uniform random TSP20 instances, Kool, van Hoof and Welling 2019,
+# Table 1 (other instances than these)
+PUBLISHED_OPTIMA = {20: 3.84}
+
+
+def heuristic_baselines(n_cities: int = N_CITIES) -> dict[str, float]:
+    """
+    Mean tour length on the evaluation instances of a random valid tour, nearest neighbour, 2-opt
+    from it, and the optimal tour (Held and Karp's dynamic programme; for more cities, the published
+    mean of random instances where there is one).
+    """
+    cities = instances(EVAL_INSTANCES, n_cities, EVAL_SEED)
     rng = np.random.default_rng(0)
-    return {
+    baselines = {
         "random valid tour": float(np.mean([random_tour_length(instance, rng) for instance in cities])),
         "nearest neighbour": float(np.mean([nearest_neighbour_length(instance) for instance in cities])),
+        "2-opt (from nearest neighbour)": float(np.mean([two_opt_length(instance) for instance in cities])),
     }
+    if n_cities <= MAX_HELD_KARP_CITIES:
+        baselines["optimal (Held-Karp)"] = float(np.mean([optimal_tour_length(instance) for instance in cities]))
+    elif n_cities in PUBLISHED_OPTIMA:
+        baselines["optimal, published mean of random instances (Kool et al. 2019, Concorde)"] = PUBLISHED_OPTIMA[n_cities]
+    return baselines
 
 
 def _fmt(value: float) -> str:
@@ -214,7 +241,7 @@ def results_table(results: list[dict[str, Any]], baselines: dict[str, float]) ->
     return lines
 
 
-def plot_curves(results: list[dict[str, Any]], baselines: dict[str, float], path: Path) -> None:
+def plot_curves(results: list[dict[str, Any]], baselines: dict[str, float], path: Path, n_cities: int) -> None:
     """
     Against env steps: the mean tour length (mean over seeds, min-max shaded, the heuristics dashed) and
     the fraction of completed tours (below 100% only without masks).
@@ -246,7 +273,7 @@ def plot_curves(results: list[dict[str, Any]], baselines: dict[str, float], path
     for (name, value), style in zip(baselines.items(), ("--", ":"), strict=False):
         lengths_axis.axhline(value, color="grey", linestyle=style, label=name)
     lengths_axis.set_ylabel(f"mean tour length ({EVAL_INSTANCES} instances)")
-    lengths_axis.set_title(f"Routing, {N_CITIES} random cities (lower is better)")
+    lengths_axis.set_title(f"Routing, {n_cities} random cities (lower is better)")
     lengths_axis.legend(fontsize="small")
     complete_axis.set_ylabel("completed tours")
     complete_axis.set_xlabel("env steps")
@@ -258,12 +285,16 @@ def plot_curves(results: list[dict[str, Any]], baselines: dict[str, float], path
 def write_report(out: Path, meta: dict[str, Any]) -> Path:
     """Rebuild ``results.md`` and ``learning_curves.png`` from every run's JSON file under ``out``."""
     results = [read_json(path) for path in sorted((out / "runs").glob("*.json"))]
-    baselines = heuristic_baselines()
+    sizes = {result["n_cities"] for result in results}
+    if len(sizes) != 1:
+        raise ValueError(f"{out}: runs of {sorted(sizes)} cities in one folder; give each size its own --out")
+    (n_cities,) = sizes
+    baselines = heuristic_baselines(n_cities)
     machine = meta["machine"]
     budgets = sorted({result["budget"] for result in results})
     runs_made = sorted({(result["meta"]["command"], result["meta"]["date"]) for result in results}, key=lambda made: made[1])
     lines = [
-        "# Invalid-action masking: routing on 8 random cities",
+        f"# Invalid-action masking: routing on {n_cities} random cities",
         "",
         f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs",
         f"- Python {machine['python']}, torch {machine['torch']}, stable-baselines3 {machine['stable_baselines3']}, "
@@ -271,13 +302,14 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         *[f"- Runs made by `{command}`, started {date}" for command, date in runs_made],
         f"- Report written {meta['date']} by `{meta['command']}`",
         "",
-        f"The task is `examples/routing.py`: a travelling-salesman tour of {N_CITIES} cities drawn uniformly in the "
+        f"The task is `examples/routing.py`: a travelling-salesman tour of {n_cities} cities drawn uniformly in the "
         "unit square, a new instance each episode, from city 0; the reward is minus each move's distance (the last "
         "move also pays the way back), so the return is minus the tour length. Masked, `action_masks()` allows "
         f"the unvisited cities only. Unmasked (REINFORCE-penalty), a visited city costs {INVALID_PENALTY} and the "
-        f"agent stays, and the episode is truncated after {MAX_STEPS_FACTOR * N_CITIES} steps.",
+        f"agent stays, and the episode is truncated after {MAX_STEPS_FACTOR * n_cities} steps.",
         "",
-        f"Budget {', '.join(f'{budget:,}' for budget in budgets)} env steps per run on {N_ENVS} envs, each run "
+        f"Budget {', '.join(f'{budget:,}' for budget in budgets)} env steps per run on {N_ENVS} envs "
+        f"(MaskableREINFORCE-leave-one-out: {LEAVE_ONE_OUT_N_ENVS}), each run "
         f"one process with one torch thread. At every tenth of the budget (and at step 0) the deterministic policy "
         f"runs once on each of the same {EVAL_INSTANCES} fixed instances (seeds {EVAL_SEED} and up): the masked "
         "algorithms with masks, REINFORCE-penalty on the penalty variant, where a tour counts only if it visits "
@@ -310,7 +342,7 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         "",
     ]
     if results:
-        plot_curves(results, baselines, out / "learning_curves.png")
+        plot_curves(results, baselines, out / "learning_curves.png", n_cities)
     path = out / "results.md"
     path.write_text("\n".join(lines))
     return path
@@ -325,6 +357,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=SEEDS, help=f"seeds 0 to N-1 (default {SEEDS})")
     parser.add_argument("--budget", type=int, default=BUDGET, help=f"env steps per run (default {BUDGET})")
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
+    parser.add_argument("--cities", type=int, default=N_CITIES, help=f"cities per instance (default {N_CITIES})")
     parser.add_argument("--algos", help=f"comma-separated, from {','.join(ALGOS)} (default: all)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report from the JSON files")
     args = parser.parse_args(argv)
@@ -340,7 +373,7 @@ def main(argv: list[str]) -> int:
     failures = 0
     if not args.report_only:
         # Seed by seed, so an interrupted benchmark has every algorithm on the first seeds
-        runs = [Run(algo, seed, args.budget) for seed in range(args.seeds) for algo in algos]
+        runs = [Run(algo, seed, args.budget, args.cities) for seed in range(args.seeds) for algo in algos]
         failures = run_all(runs, args.out / "runs", args.workers, meta)
     print(f"Wrote {write_report(args.out, meta)}")
     if failures:

@@ -12,7 +12,6 @@ interrupted command resumes.
 
 import argparse
 import dataclasses
-import datetime
 import shlex
 import statistics
 import sys
@@ -24,7 +23,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 
-from benchmarks.common import machine_description, read_json, write_json
+from benchmarks.common import comma_separated, machine_line, read_json, write_json
 from benchmarks.hyperparams import load_hyperparams, make_env, make_model
 
 EVAL_EVERY = 5_000
@@ -123,13 +122,10 @@ def run_one(env_id: str, config: Config, seed: int) -> dict[str, Any]:
 
 
 def report(runs: list[dict[str, Any]], command: str) -> str:
-    machine = machine_description()
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Wall-clock time to solve, evaluation included (one core per run)",
         "",
-        f"- Machine: {machine['platform']}, {machine['cpu_count']} CPUs (one per run: one process, one torch thread), "
-        f"torch {machine['torch']}, SB3 {machine['stable_baselines3']}; written {date} by `{command}`",
+        machine_line(command, " (one per run: one process, one torch thread)"),
         f"- Evaluation: {EVAL_EPISODES} deterministic episodes every {EVAL_EVERY:,} steps, timed with training; "
         "a run stops at its first evaluation at or above the threshold. Medians over the seeds that solved.",
         "- Hyperparameters: REINFORCE's presets (`sb3_reinforce/hyperparams/reinforce.yml`), RL Zoo's for A2C and PPO; "
@@ -158,14 +154,13 @@ def report(runs: list[dict[str, Any]], command: str) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.time_to_solve", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 to N-1 (default 5)")
-    parser.add_argument("--envs", default=",".join(TASKS), help=f"comma-separated, from {','.join(TASKS)}")
+    parser.add_argument(
+        "--envs", type=comma_separated(TASKS), default=list(TASKS), help=f"comma-separated, from {','.join(TASKS)}"
+    )
     parser.add_argument("--configs", help="only these algorithm@engine names (comma-separated; default: all)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/time-to-solve"))
     args = parser.parse_args(argv)
-    env_ids = args.envs.split(",")
-    unknown = sorted(set(env_ids) - set(TASKS))
-    if unknown:
-        parser.error(f"unknown envs {unknown}, choose from {list(TASKS)}")
+    env_ids = args.envs
     wanted = None if args.configs is None else set(args.configs.split(","))
     runs_dir = args.out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)

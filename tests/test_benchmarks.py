@@ -16,7 +16,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import PolicyPredictor
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from benchmarks import engines, identity, run, sample, tianshou_peer, time_to_solve
+from benchmarks import engines, identity, masking, run, sample, tianshou_peer, time_to_solve
 from benchmarks.common import write_json
 from benchmarks.hyperparams import Hyperparams, make_env, make_model
 from benchmarks.sample import PeriodicEvaluation
@@ -339,3 +339,17 @@ def test_engines_benchmark_measures_every_engine(tmp_path: Path, monkeypatch: py
     assert sorted(samples) == sorted(f"4/{engine}/{name}" for engine, names in measured.items() for name in names)
     assert all(value[0] > 0 for value in samples.values())
     assert "| 4 | native |" in (tmp_path / "results.md").read_text()
+
+
+def test_masking_benchmark_runs_the_group_baseline_and_reports_the_optimum(tmp_path: Path) -> None:
+    argv = ["--budget", "256", "--seeds", "1", "--workers", "1", "--cities", "5", "--out", str(tmp_path)]
+    assert masking.main([*argv, "--algos", "MaskableREINFORCE-leave-one-out"]) == 0
+    (run_file,) = (tmp_path / "runs").glob("*.json")
+    assert run_file.name == "MaskableREINFORCE-leave-one-out__256__seed0__5cities.json"
+    result = json.loads(run_file.read_text())
+    assert result["finished"] and result["n_envs"] == masking.LEAVE_ONE_OUT_N_ENVS and result["n_cities"] == 5
+    report = (tmp_path / "results.md").read_text()
+    assert "routing on 5 random cities" in report and "| MaskableREINFORCE-leave-one-out | 1 |" in report
+    optimum = float(report.split("| optimal (Held-Karp) (no training) | | | ")[1].split(" ")[0])
+    two_opt = float(report.split("| 2-opt (from nearest neighbour) (no training) | | | ")[1].split(" ")[0])
+    assert 0 < optimum <= two_opt

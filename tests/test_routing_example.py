@@ -1,5 +1,7 @@
 """The routing example (examples/routing.py): masks, rewards, the penalty variant and a smoke training."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -8,9 +10,11 @@ from examples.routing import (
     instances,
     make_env,
     nearest_neighbour_length,
+    optimal_tour_length,
     random_tour_length,
     tour_length,
     train,
+    two_opt_length,
 )
 from sb3_reinforce import MaskableREINFORCE
 
@@ -103,3 +107,13 @@ def test_a_short_training_runs_and_its_tours_are_complete() -> None:
     result = evaluate(model, masked=True, n_instances=3)
     assert result.complete_rate == 1.0 and result.invalid_action_rate == 0.0
     assert 0.0 < result.mean_tour_length < 8 * np.sqrt(2)
+
+
+def test_held_karp_finds_the_shortest_tour_and_two_opt_lies_between_it_and_nearest_neighbour() -> None:
+    for cities in instances(5, n_cities=6, first_seed=7):
+        brute_force = min(tour_length(cities, [0, *order]) for order in itertools.permutations(range(1, 6)))
+        optimal = optimal_tour_length(cities)
+        assert optimal == pytest.approx(brute_force)
+        assert optimal - 1e-9 <= two_opt_length(cities) <= nearest_neighbour_length(cities) + 1e-9
+    # 2-opt improves on nearest neighbour on some instance
+    assert any(two_opt_length(cities) < nearest_neighbour_length(cities) - 1e-6 for cities in instances(20, n_cities=8))
