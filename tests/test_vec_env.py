@@ -261,3 +261,42 @@ def test_seeds_reach_the_engine() -> None:
         adapter = VectorEnvAdapter(gym.make_vec("CartPole-v1", N_ENVS, vectorization_mode=mode), flag_reset_steps=True)
         adapter.seed(5)
         np.testing.assert_array_equal(adapter.reset(), expected)
+
+
+@pytest.mark.parametrize("mode", ["sync", "vector_entry_point"])
+def test_render_tiles_the_engines_frames(mode: str) -> None:
+    engine = gym.make_vec("CartPole-v1", N_ENVS, vectorization_mode=mode, render_mode="rgb_array")
+    adapter = VectorEnvAdapter(engine, flag_reset_steps=True)
+    adapter.reset()
+    frames = adapter.get_images()
+    assert len(frames) == N_ENVS and all(frame is not None and frame.shape == (400, 600, 3) for frame in frames)
+    tiled = adapter.render()
+    # SB3 tiles 4 frames 2 x 2
+    assert tiled is not None and tiled.shape == (800, 1200, 3)
+
+
+def dict_cartpole() -> gym.Env:
+    """CartPole-v1 with a Dict observation: the cart's and the pole's halves of the state."""
+    env = cartpole()
+    assert isinstance(env.observation_space, gym.spaces.Box)
+    low, high = env.observation_space.low, env.observation_space.high
+    space = gym.spaces.Dict({"cart": gym.spaces.Box(low[:2], high[:2]), "pole": gym.spaces.Box(low[2:], high[2:])})
+    return gym.wrappers.TransformObservation(env, lambda obs: {"cart": obs[:2], "pole": obs[2:]}, space)
+
+
+@pytest.mark.parametrize("autoreset_mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_dict_observations_step_as_dummy_vec_env(autoreset_mode: AutoresetMode) -> None:
+    expected = rollout(DummyVecEnv([lambda: Monitor(dict_cartpole())] * N_ENVS))
+    actual = rollout(VectorEnvAdapter(gym.vector.SyncVectorEnv([dict_cartpole] * N_ENVS, autoreset_mode=autoreset_mode)))
+    n_ends = 0
+    for step, step_ref in zip(actual, expected, strict=True):
+        for key in ("cart", "pole"):
+            np.testing.assert_array_equal(step[0][key], step_ref[0][key])
+        if len(step) > 1:
+            np.testing.assert_array_equal(step[2], step_ref[2])
+            for info, info_ref in zip(step[3], step_ref[3], strict=True):
+                if "terminal_observation" in info_ref:
+                    n_ends += 1
+                    for key in ("cart", "pole"):
+                        np.testing.assert_array_equal(info["terminal_observation"][key], info_ref["terminal_observation"][key])
+    assert n_ends > N_ENVS

@@ -214,6 +214,11 @@ class VectorEnvAdapter(VecEnv):
     def close(self) -> None:
         self.vector_env.close()
 
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        # The engine renders all of its envs (render_mode="rgb_array"): one frame each, which VecEnv.render tiles
+        frames = self.vector_env.render()
+        return [None] * self.num_envs if frames is None else [np.asarray(frame) for frame in frames]
+
     def _sub_envs(self, indices: VecEnvIndices, what: str) -> list[gym.Env]:
         engine = self.vector_env.unwrapped
         if not isinstance(engine, SyncVectorEnv):
