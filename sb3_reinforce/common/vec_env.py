@@ -200,16 +200,17 @@ class VectorEnvAdapter(VecEnv):
         """Reset the envs that ended, in place of their last observations in ``obs``."""
         ids = np.flatnonzero(ended)
         if self._envpool:
-            reset_obs, _ = self.vector_env.reset(ids.astype(np.int32))  # type: ignore[call-arg, arg-type]  # EnvPool's signature
-            rows: np.ndarray | slice = slice(None)
+            # EnvPool returns the reset envs' observations only, and says in info["env_id"] which envs they are
+            reset_obs, info = self.vector_env.reset(ids.astype(np.int32))  # type: ignore[call-arg, arg-type]  # EnvPool's signature
+            targets, rows = np.asarray(info["env_id"]), np.arange(len(ids))
         else:
             reset_obs, _ = self.vector_env.reset(options={"reset_mask": ended.copy()})
-            rows = ids
+            targets, rows = ids, ids
         if isinstance(obs, dict):
             for key in obs:
-                obs[key][ids] = reset_obs[key][rows]
+                obs[key][targets] = reset_obs[key][rows]
         else:
-            obs[ids] = reset_obs[rows]  # type: ignore[index]
+            obs[targets] = reset_obs[rows]  # type: ignore[index]
 
     def close(self) -> None:
         self.vector_env.close()
