@@ -118,6 +118,15 @@ class TwoStateChainEnv(gym.Env):
         return np.stack([moves, moves])
 
 
+class RandomStartChainEnv(TwoStateChainEnv):
+    """``TwoStateChainEnv`` that starts in ``x = 0`` or ``x = 1`` with probability 1/2 each, drawn from the reset's seed."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict[str, Any]]:
+        super().reset(seed=seed, options=options)
+        self.x = int(self.np_random.integers(2))
+        return self.x, {}
+
+
 class MaskedChainEnv(TwoStateChainEnv):
     """
     ``TwoStateChainEnv`` with a third action, "wait" (``x`` stays, reward ``WAIT_REWARDS[x]``),

@@ -12,10 +12,10 @@ from stable_baselines3.common.distributions import CategoricalDistribution
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer, MaskableREINFORCE
+from sb3_reinforce import REINFORCE, EpisodicRolloutBuffer, MaskableREINFORCE, make_grouped_vec_env
 from sb3_reinforce.common.vec_env import RESET_STEP_KEY, AnyEnv
 from sb3_reinforce.reinforce.reinforce import Baseline
-from tests.envs import MaskedChainEnv, NextStepResetVectorEnv, TwoStateChainEnv
+from tests.envs import MaskedChainEnv, NextStepResetVectorEnv, RandomStartChainEnv, TwoStateChainEnv
 
 N_ENVS = 32
 N_BATCHES = 200
@@ -189,6 +189,21 @@ def test_leave_one_out_gradient_is_unbiased(group_size: int) -> None:
     """Every episode starts in state 0, so envs share their starts without SharedStarts."""
     model = make_model("leave_one_out", 0.9, gamma_t_weighting=True, group_size=group_size)
     exact = exact_gradient(model, 0.9)
+    assert np.abs(z_scores(sampled_gradients(model), exact)).max() < 4.5
+
+
+def test_leave_one_out_gradient_is_unbiased_with_random_shared_starts() -> None:
+    """Episodes start in a random state, the same for a group's k-th episodes (make_grouped_vec_env's SharedStarts)."""
+    group_size = 4
+
+    def grouped(env_fns: list[Callable[[], gym.Env]]) -> AnyEnv:
+        return make_grouped_vec_env(RandomStartChainEnv, len(env_fns) // group_size, group_size, seed=0)
+
+    model = make_model("leave_one_out", 0.9, gamma_t_weighting=True, vector_env=grouped, group_size=group_size)
+    # The objective: the mean over the two start states, each of probability 1/2
+    objective = state_values(model, 0.9, env_class=RandomStartChainEnv)[0].mean()
+    exact = th.cat([g.flatten() for g in th.autograd.grad(objective, actor_parameters(model))]).numpy()
+    assert np.abs(exact - exact_gradient(model, 0.9)).max() > 0.1, "the start state matters to the gradient"
     assert np.abs(z_scores(sampled_gradients(model), exact)).max() < 4.5
 
 
