@@ -155,6 +155,12 @@ class RoutingEnv(gym.Env):
         return ~self.visited if self.masked else np.ones(self.n_cities, dtype=bool)
 
 
+# The masked routing env's id in gymnasium's registry, for the zoo command:
+# sb3-reinforce-zoo train --algo reinforce_mask --env RoutingTSP-v0 --gym-packages examples.routing
+ENV_ID = "RoutingTSP-v0"
+gym.register(ENV_ID, entry_point=RoutingEnv)
+
+
 def make_env(masked: bool, n_cities: int = 8, invalid_penalty: float = 1.0, max_steps_factor: int = 4) -> RoutingEnv:
     """
     The routing env, masked or with the invalid-action penalty.

@@ -55,7 +55,7 @@ def test_a_seeded_reset_rebases_the_groups_seeds() -> None:
     env = make_grouped_vec_env("CartPole-v1", N_GROUPS, GROUP_SIZE, seed=3)
     env.seed(11)
     env.reset()
-    wrappers = [env.envs[index].env for index in range(env.num_envs)]  # type: ignore[attr-defined]
+    wrappers = [env.envs[index] for index in range(env.num_envs)]  # type: ignore[attr-defined]
     assert all(isinstance(wrapper, SharedStarts) and wrapper.base_seed == 11 for wrapper in wrappers)
     assert all(wrapper.episode == 1 for wrapper in wrappers)
     assert episode_seed(11, 0, 0) != episode_seed(11, 1, 0) != episode_seed(11, 0, 1)

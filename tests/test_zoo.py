@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 from rl_zoo3.utils import ALGOS  # noqa: E402
 
 import sb3_reinforce  # noqa: E402
-from sb3_reinforce import REINFORCE, VectorEnvAdapter  # noqa: E402
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, VectorEnvAdapter  # noqa: E402
 from sb3_reinforce.zoo import exp_manager  # noqa: E402
 from sb3_reinforce.zoo.cli import main  # noqa: E402
 from sb3_reinforce.zoo.exp_manager import ReinforceExperimentManager  # noqa: E402
@@ -166,6 +166,33 @@ def test_vec_env_native_needs_an_env_with_a_vector_entry_point(tmp_path: Path, c
     assert exit_info.value.code == 2
     assert "--vec-env native: Acrobot-v1 has no vectorized implementation of its own" in capsys.readouterr().err
     assert not (tmp_path / "reinforce").exists()
+
+
+GROUPS = ("-params", "group_size:2", "baseline:'leave_one_out'", "n_envs:4")
+
+
+def test_group_size_makes_groups_of_shared_starts(tmp_path: Path) -> None:
+    """CartPole-v1's starts are random: without SharedStarts the group baseline would refuse them."""
+    zoo(*TRAIN, "-n", 2_000, "-f", tmp_path, *GROUPS)
+    model = REINFORCE.load(saved_model(tmp_path))
+    assert (model.baseline, model.group_size, model.n_envs) == ("leave_one_out", 2, 4)
+    assert model.num_timesteps >= 2_000
+
+
+def test_tuning_keeps_the_group_baseline(tmp_path: Path) -> None:
+    storage = tmp_path / "study.log"
+    zoo(*TRAIN, *TUNE, "-f", tmp_path, "--storage", storage, "--study-name", "s", "--n-trials", 2, *GROUPS)
+    trials = load_journal_study(storage).trials
+    assert len(trials) == 2 and all(trial.state == optuna.trial.TrialState.COMPLETE for trial in trials)
+    # The trials sample everything but the baseline, which the grouped envs are made for
+    assert all("baseline" not in trial.params and "learning_rate" in trial.params for trial in trials)
+
+
+def test_group_size_with_a_vector_engine_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        zoo(*TRAIN, "-f", tmp_path, "--vec-env", "native", *GROUPS)
+    assert exit_info.value.code == 2
+    assert "--vec-env native with group_size" in capsys.readouterr().err
 
 
 def test_tensorboard_log(tmp_path: Path) -> None:
@@ -469,3 +496,26 @@ def test_distributed_tuning_on_postgresql(postgres_url: str, tmp_path: Path) -> 
     trials = optuna.load_study(study_name="shared", storage=postgres_url).trials
     assert [trial.state for trial in trials] == [optuna.trial.TrialState.COMPLETE] * 4
     assert sorted(trial.number for trial in trials) == [0, 1, 2, 3]
+
+
+ROUTING = ("--algo", "reinforce_mask", "--env", "RoutingTSP-v0", "--gym-packages", "examples.routing", "--seed", "0")
+
+
+def test_reinforce_mask_evaluates_with_masks_and_reads_the_routing_preset(tmp_path: Path) -> None:
+    """The routing env refuses a visited city: RL Zoo's evaluation without masks would fail on it."""
+    zoo("train", *ROUTING, "-n", 1_000, "-f", tmp_path, "--eval-freq", 500, "--eval-episodes", 5)
+    run = tmp_path / "reinforce_mask" / "RoutingTSP-v0_1"
+    model = MaskableREINFORCE.load(run / "RoutingTSP-v0.zip")
+    # The preset: 4 groups of 8 envs and the group baseline
+    assert (model.baseline, model.group_size, model.n_envs) == ("leave_one_out", 8, 32)
+    evaluations = np.load(run / "evaluations.npz")
+    assert len(evaluations["timesteps"]) > 0 and np.all(evaluations["ep_lengths"] == 7)
+
+
+def test_reinforce_mask_trials_are_evaluated_with_masks(tmp_path: Path) -> None:
+    storage = tmp_path / "study.log"
+    zoo("train", *ROUTING, *TUNE, "-f", tmp_path, "--storage", storage, "--study-name", "s", "--n-trials", 2)
+    trials = load_journal_study(storage).trials
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None for trial in trials)
+    # Minus the length of a tour of 8 cities in the unit square (a random tour: 4.1)
+    assert all(-6.0 < trial.value < 0.0 for trial in trials if trial.value is not None)

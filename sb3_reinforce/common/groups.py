@@ -76,15 +76,18 @@ def make_grouped_vec_env(
     if n_groups < 1:
         raise ValueError(f"n_groups={n_groups} must be at least 1")
     base_seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
-    env_fns = [
-        partial(_make_grouped_env, env_id, env_kwargs or {}, index, group_size, base_seed)
-        for index in range(n_groups * group_size)
-    ]
-    return vec_env_cls(env_fns, **(vec_env_kwargs or {}))  # type: ignore[arg-type]
+    env_fns = [partial(_make_monitored_env, env_id, env_kwargs or {}) for _ in range(n_groups * group_size)]
+    return vec_env_cls(group_env_fns(env_fns, group_size, base_seed), **(vec_env_kwargs or {}))  # type: ignore[arg-type]
 
 
-def _make_grouped_env(
-    env_id: str | Callable[..., gym.Env], env_kwargs: dict[str, Any], env_index: int, group_size: int, base_seed: int
-) -> gym.Env:
-    env = gym.make(env_id, **env_kwargs) if isinstance(env_id, str) else env_id(**env_kwargs)
-    return Monitor(SharedStarts(env, env_index, group_size, base_seed))
+def group_env_fns(env_fns: list[Callable[[], gym.Env]], group_size: int, base_seed: int) -> list[Callable[[], gym.Env]]:
+    """The env factories of a vectorized env, each env in :class:`SharedStarts` for its index's group."""
+    return [partial(_shared_starts, env_fn, index, group_size, base_seed) for index, env_fn in enumerate(env_fns)]
+
+
+def _make_monitored_env(env_id: str | Callable[..., gym.Env], env_kwargs: dict[str, Any]) -> gym.Env:
+    return Monitor(gym.make(env_id, **env_kwargs) if isinstance(env_id, str) else env_id(**env_kwargs))
+
+
+def _shared_starts(env_fn: Callable[[], gym.Env], env_index: int, group_size: int, base_seed: int) -> gym.Env:
+    return SharedStarts(env_fn(), env_index, group_size, base_seed)

@@ -1,5 +1,6 @@
 """RL Zoo's experiment manager with REINFORCE's presets, and one-line errors for bad input."""
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -10,17 +11,25 @@ from functools import partial
 from pathlib import Path
 from pprint import pprint
 from typing import Any, ClassVar
+from unittest import mock
 
 import gymnasium as gym
+import optuna
 import yaml
+from rl_zoo3 import exp_manager as zoo_exp_manager
 from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.hyperparams_opt import HYPERPARAMS_SAMPLER
 from rl_zoo3.utils import ALGOS, get_class_by_name
-from stable_baselines3.common.callbacks import BaseCallback
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+from stable_baselines3.common.vec_env import VecEnv
 
 import sb3_reinforce
+from sb3_reinforce.common.groups import group_env_fns
 from sb3_reinforce.common.vec_env import VectorEnvAdapter
+from sb3_reinforce.zoo.callbacks import MaskableTrialEvalCallback
 from sb3_reinforce.zoo.checks import UsageError, one_line
-from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, has_sampled_names
+from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, has_sampled_names, sample_reinforce_params
 from sb3_reinforce.zoo.storage import check_storage_reachable, create_storage_tables, hide_password, is_journal_file
 
 ALGO = "reinforce"
@@ -156,12 +165,55 @@ class ReinforceExperimentManager(ExperimentManager):
     ) -> tuple[dict[str, Any], Callable | None, list[BaseCallback], Callable | None]:
         hyperparams, env_wrapper, callbacks, vec_env_wrapper = super()._preprocess_hyperparams(hyperparams)
         self._check_hyperparameter_names(hyperparams)
+        group_size = hyperparams.get("group_size")
+        if group_size is not None:
+            if self.vector_engine is not None:
+                raise UsageError(
+                    f"--vec-env {self.vector_engine} with group_size: a group's envs are reset from shared seeds "
+                    "(SharedStarts), which a vector engine's own resets cannot take; use --vec-env dummy or subproc"
+                )
+            # Each env in SharedStarts for its group (the k-th episodes of a group start alike)
+            self.vec_env_class = partial(  # type: ignore[assignment]
+                make_grouped_envs, vec_env_cls=self.vec_env_class, group_size=group_size, base_seed=self.seed
+            )
         if isinstance(hyperparams.get("rollout_buffer_class"), str):
             hyperparams["rollout_buffer_class"] = get_class_by_name(hyperparams["rollout_buffer_class"])
         if isinstance(hyperparams.get("rollout_buffer_kwargs"), str):
             # Evaluated as Python, as RL Zoo evaluates policy_kwargs and replay_buffer_kwargs
             hyperparams["rollout_buffer_kwargs"] = eval(hyperparams["rollout_buffer_kwargs"])
         return hyperparams, env_wrapper, callbacks, vec_env_wrapper
+
+    def create_callbacks(self) -> None:
+        super().create_callbacks()
+        if self.algo == MASK_ALGO:
+            # RL Zoo evaluates without masks: an env that refuses invalid actions would fail its evaluations
+            self.callbacks = [
+                self._masked_eval_callback(callback) if type(callback) is EvalCallback else callback
+                for callback in self.callbacks
+            ]
+
+    def _masked_eval_callback(self, callback: EvalCallback) -> MaskableEvalCallback:
+        """RL Zoo's evaluation callback (made by ``create_callbacks``) as sb3-contrib's, which uses the masks."""
+        return MaskableEvalCallback(
+            callback.eval_env,
+            callback_on_new_best=callback.callback_on_new_best,
+            best_model_save_path=self.save_path,
+            n_eval_episodes=callback.n_eval_episodes,
+            log_path=self.save_path,
+            eval_freq=callback.eval_freq,
+            deterministic=callback.deterministic,
+        )
+
+    def objective(self, trial: optuna.Trial) -> float:
+        with contextlib.ExitStack() as stack:
+            if self.algo == MASK_ALGO:
+                # Trials are evaluated with the masks too
+                stack.enter_context(mock.patch.object(zoo_exp_manager, "TrialEvalCallback", MaskableTrialEvalCallback))
+            if self._hyperparams.get("group_size") is not None and self.algo in PRESETS:
+                # The configuration's envs are grouped for its group baseline: the trials keep that baseline
+                sampler = partial(sample_reinforce_params, sample_baseline=False)
+                stack.enter_context(mock.patch.dict(HYPERPARAMS_SAMPLER, {self.algo: sampler}))
+            return super().objective(trial)
 
     def _check_hyperparameter_names(self, hyperparams: dict[str, Any]) -> None:
         """Raise ``UsageError`` naming the hyperparameters that the algorithm's constructor does not take."""
@@ -222,3 +274,14 @@ def make_vector_engine(
         # A VectorEnv at run time
         vector_env = envpool.make_gymnasium(env_id, num_envs=len(env_fns), seed=seed, **env_kwargs)  # type: ignore[assignment]
     return VectorEnvAdapter(vector_env, flag_reset_steps=flag_reset_steps)
+
+
+def make_grouped_envs(
+    env_fns: list[Callable[[], gym.Env]],
+    vec_env_cls: Callable[..., VecEnv],
+    group_size: int,
+    base_seed: int,
+    **vec_env_kwargs: Any,
+) -> VecEnv:
+    """RL Zoo's envs (``vec_env_cls`` over ``env_fns``) in groups of ``group_size`` that share their starts."""
+    return vec_env_cls(group_env_fns(env_fns, group_size, base_seed), **vec_env_kwargs)

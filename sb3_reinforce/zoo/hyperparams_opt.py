@@ -49,7 +49,9 @@ def has_sampled_names(params: dict[str, Any]) -> bool:
     return any(name in params for name in SAMPLED_NAMES)
 
 
-def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+def sample_reinforce_params(
+    trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict, sample_baseline: bool = True
+) -> dict[str, Any]:
     """
     Sampler for REINFORCE hyperparams.
 
@@ -57,6 +59,8 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
     :param n_actions: Size of a Box action space (unused: REINFORCE has no action noise)
     :param n_envs: Number of training envs (unused: ``n_steps`` is per env)
     :param additional_args: RL Zoo's extra sampler arguments (unused: they are for replay buffers)
+    :param sample_baseline: Sample the baseline (and the critic's settings); False keeps the
+        configuration's (the group baseline, whose ``group_size`` the envs were made for)
     :return: The keyword arguments of ``REINFORCE`` for this trial
     """
     # Minimum steps per env in a rollout; 1 is textbook REINFORCE (one episode per env and update)
@@ -65,7 +69,7 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
     batch_size = trial.suggest_categorical("batch_size", [None, 32, 64, 256])
     one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
     learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.01, log=True)
-    baseline = trial.suggest_categorical("baseline", ["none", "mean", "critic"])
+    baseline = trial.suggest_categorical("baseline", ["none", "mean", "critic"]) if sample_baseline else None
     normalize_advantage = trial.suggest_categorical("normalize_advantage", [False, True])
     ent_coef = trial.suggest_float("ent_coef", 0.00000001, 0.1, log=True)
     max_grad_norm = trial.suggest_float("max_grad_norm", 0.3, 5.0, log=True)
@@ -77,13 +81,14 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
         "batch_size": batch_size,
         "one_minus_gamma": one_minus_gamma,
         "learning_rate": learning_rate,
-        "baseline": baseline,
         "normalize_advantage": normalize_advantage,
         "ent_coef": ent_coef,
         "max_grad_norm": max_grad_norm,
         "net_arch": net_arch,
         "activation_fn": activation_fn,
     }
+    if baseline is not None:
+        sampled_params["baseline"] = baseline
     # Only the critic uses them: sampled for its trials only, so that they do not blur the others' statistics
     if baseline == "critic":
         sampled_params["one_minus_gae_lambda"] = trial.suggest_float("one_minus_gae_lambda", 0.0001, 0.1, log=True)
