@@ -91,6 +91,15 @@ class Run:
         return self.algo != "REINFORCE-penalty"
 
 
+def as_data(value: Any) -> Any:
+    """Settings as JSON data: a class (``activation_fn``) by its name, containers entry by entry."""
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, dict):
+        return {key: as_data(item) for key, item in value.items()}
+    return value
+
+
 def n_envs(algo: str) -> int:
     """The envs ``algo`` trains on: N_ENVS, but for the group baseline's groups."""
     return LEAVE_ONE_OUT_N_ENVS if algo == "MaskableREINFORCE-leave-one-out" else N_ENVS
@@ -137,7 +146,7 @@ def run_one(run: Run, runs_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
         **dataclasses.asdict(run),
         "n_envs": n_envs(run.algo),
         "eval_instances": EVAL_INSTANCES,
-        "hyperparams": ALGOS[run.algo],
+        "hyperparams": as_data(ALGOS[run.algo]),
         "evaluations": [],
         "finished": False,
         "meta": meta,
@@ -324,7 +333,7 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         "",
     ]
     for algo, kwargs in ALGOS.items():
-        shown = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        shown = ", ".join(f"{key}={value!r}" for key, value in as_data(kwargs).items())
         lines.append(f"- {algo}: `{shown}`, `MlpPolicy`, otherwise the algorithm's defaults")
     lines += [
         "- How they were chosen: MaskablePPO keeps sb3-contrib's defaults but for `n_steps` (8 envs x 256 = "
