@@ -18,6 +18,9 @@ import numpy as np
 import stable_baselines3
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_reinforce.common.vec_env import VectorEnvAdapter, make_vector_env
 
 
 def machine_description() -> dict[str, Any]:
@@ -165,8 +168,10 @@ def make_engine_env(env_id: str, engine: str, n_envs: int, seed: int) -> Any:
 
     if engine == "dummy":
         return make_vec_env(env_id, n_envs=n_envs, seed=seed)
-    if engine == "native":
-        return gymnasium.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point")
-    import envpool
+    return make_vector_env(engine, env_id, n_envs, seed)
 
-    return envpool.make_gymnasium(env_id, num_envs=n_envs, seed=seed)
+
+def make_engine_vec_env(env_id: str, engine: str, n_envs: int, seed: int) -> VecEnv:
+    """``make_engine_env``'s envs as a VecEnv: a vector env in ``VectorEnvAdapter`` (``"native"`` flags its reset steps)."""
+    env = make_engine_env(env_id, engine, n_envs, seed)
+    return env if isinstance(env, VecEnv) else VectorEnvAdapter(env, flag_reset_steps=engine == "native")

@@ -20,8 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 import sb3_reinforce
-from benchmarks.common import make_engine_env
-from sb3_reinforce import REINFORCE, VectorEnvAdapter
+from benchmarks.common import make_engine_vec_env
+from sb3_reinforce import REINFORCE
 
 REINFORCE_YAML = Path(sb3_reinforce.__file__).parent / "hyperparams" / "reinforce.yml"
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"REINFORCE": REINFORCE, "A2C": A2C, "PPO": PPO}
@@ -133,9 +133,7 @@ def make_env(
     neither updates its statistics nor normalizes rewards; copy the training env's ``obs_rms`` into it.
     The ``"native"`` engine flags its reset steps, which only REINFORCE's algorithms leave out.
     """
-    env = make_engine_env(env_id, engine, n_envs or hyperparams.n_envs, seed)
-    if not isinstance(env, VecEnv):
-        env = VectorEnvAdapter(env, flag_reset_steps=engine == "native")
+    env = make_engine_vec_env(env_id, engine, n_envs or hyperparams.n_envs, seed)
     if hyperparams.normalize is None:
         return env
     # RL Zoo normalizes returns with the algorithm's discount factor

@@ -16,8 +16,8 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from benchmarks.common import make_engine_env
-from sb3_reinforce import REINFORCE, VectorEnvAdapter
+from benchmarks.common import make_engine_env, make_engine_vec_env
+from sb3_reinforce import REINFORCE
 
 ENV_ID = "CartPole-v1"
 N_ENVS = (1, 8, 32)
@@ -29,8 +29,7 @@ def _engine(engine: str, n_envs: int, seed: int) -> Any:
 
 
 def _env(n_envs: int, seed: int, engine: str = "dummy") -> VecEnv:
-    env = _engine(engine, n_envs, seed)
-    return env if isinstance(env, VecEnv) else VectorEnvAdapter(env, flag_reset_steps=engine == "native")
+    return make_engine_vec_env(ENV_ID, engine, n_envs, seed)
 
 
 def learn_speed(

@@ -37,6 +37,31 @@ AnyEnv = GymEnv | gym.vector.VectorEnv
 
 # The info key of a step that an engine without same-step resets spent resetting an env
 RESET_STEP_KEY = "reset_step"
+# The natively vectorized engines that make_vector_env makes by name
+VECTOR_ENGINES = ("native", "envpool")
+
+
+def make_vector_env(engine: str, env_id: str, n_envs: int, seed: int | None = None, **env_kwargs: Any) -> gym.vector.VectorEnv:
+    """
+    ``n_envs`` envs of ``env_id`` as one natively vectorized env of ``engine``: ``"native"``,
+    gymnasium's own vectorized implementation (``gym.make_vec(..., vectorization_mode="vector_entry_point")``,
+    for envs that have one), or ``"envpool"`` (``envpool.make_gymnasium``; the ``envpool`` extra).
+
+    :param engine: One of ``VECTOR_ENGINES``
+    :param env_id: The env's id
+    :param n_envs: Number of envs
+    :param seed: EnvPool's seed (it seeds env ``i`` with ``seed + i``); gymnasium's engine is seeded
+        at its first reset
+    :param env_kwargs: Keywords of the env
+    """
+    if engine == "native":
+        return gym.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+    if engine != "envpool":
+        raise ValueError(f"engine={engine!r} is not one of {', '.join(map(repr, VECTOR_ENGINES))}")
+    import envpool
+
+    # A gymnasium VectorEnv at run time
+    return envpool.make_gymnasium(env_id, num_envs=n_envs, seed=seed, **env_kwargs)  # type: ignore[return-value]
 
 
 def _is_envpool(engine: Any) -> bool:
@@ -161,43 +186,23 @@ class VectorEnvAdapter(VecEnv):
         self._episode_lengths += 1
         ended = terminated | truncated
         if ended.any():
-            obs = _copy_obs(obs)
-            final_obs, final_info = self._final_observations(obs, ended, engine_info)
+            # Same-step autoreset: obs already starts the next episodes, the engine's infos hold the last ones
+            final_info = engine_info.get("final_info", {}) if self._same_step else engine_info
             now = round(time.time() - self._start_time, 6)
             for idx in map(int, np.flatnonzero(ended)):
                 info = infos[idx]
                 info.update(_env_info(final_info, idx))
-                info["terminal_observation"] = _obs_row(final_obs, idx)
+                # Copied: a partial reset overwrites obs, and an engine may reuse its arrays
+                info["terminal_observation"] = engine_info["final_obs"][idx] if self._same_step else _copy_row(obs, idx)
                 info["episode"] = {"r": float(self._episode_returns[idx]), "l": int(self._episode_lengths[idx]), "t": now}
             self._episode_returns[ended] = 0.0
             self._episode_lengths[ended] = 0
             if self._partial_reset and not self._same_step:
-                self._reset_envs(obs, ended)
+                obs = self._reset_envs(obs, ended)
         return obs, rewards, dones, infos
 
-    def _final_observations(
-        self, obs: VecEnvObs, ended: np.ndarray, engine_info: dict[str, Any]
-    ) -> tuple[VecEnvObs, dict[str, Any]]:
-        """The last observations and infos of the episodes that ended in this step, batched."""
-        if not self._same_step:
-            # The engine has not reset them yet: obs holds their last observations (copied: a reset overwrites them)
-            return _copy_obs(obs), engine_info
-        mask = engine_info["_final_obs"]
-        final_obs = engine_info["final_obs"]
-        rows = np.flatnonzero(mask)
-        if isinstance(obs, dict):
-            batched = {key: value.copy() for key, value in obs.items()}
-            for idx in rows:
-                for key in batched:
-                    batched[key][idx] = final_obs[idx][key]
-            return batched, engine_info.get("final_info", {})
-        batched_obs = np.array(obs)
-        for idx in rows:
-            batched_obs[idx] = final_obs[idx]
-        return batched_obs, engine_info.get("final_info", {})
-
-    def _reset_envs(self, obs: VecEnvObs, ended: np.ndarray) -> None:
-        """Reset the envs that ended, in place of their last observations in ``obs``."""
+    def _reset_envs(self, obs: VecEnvObs, ended: np.ndarray) -> VecEnvObs:
+        """A copy of ``obs`` where the envs that ended are reset, their first observations in place of their last."""
         ids = np.flatnonzero(ended)
         if self._envpool:
             # EnvPool returns the reset envs' observations only, and says in info["env_id"] which envs they are
@@ -206,11 +211,13 @@ class VectorEnvAdapter(VecEnv):
         else:
             reset_obs, _ = self.vector_env.reset(options={"reset_mask": ended.copy()})
             targets, rows = ids, ids
+        obs = _copy_obs(obs)
         if isinstance(obs, dict):
             for key in obs:
                 obs[key][targets] = reset_obs[key][rows]
         else:
             obs[targets] = reset_obs[rows]  # type: ignore[index]
+        return obs
 
     def close(self) -> None:
         self.vector_env.close()
@@ -277,11 +284,12 @@ def _copy_obs(obs: Any) -> VecEnvObs:
     return np.array(obs)
 
 
-def _obs_row(obs: VecEnvObs, idx: int) -> np.ndarray | dict[str, np.ndarray]:
+def _copy_row(obs: VecEnvObs, idx: int) -> np.ndarray | dict[str, np.ndarray]:
+    """A copy of env ``idx``'s (plain or ``Dict``) observation in a batch."""
     if isinstance(obs, dict):
-        return {key: value[idx] for key, value in obs.items()}
+        return {key: np.array(value[idx]) for key, value in obs.items()}
     assert isinstance(obs, np.ndarray)
-    return obs[idx]
+    return np.array(obs[idx])
 
 
 def _env_info(batched: dict[str, Any], idx: int) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
+from sb3_reinforce.common.vec_env import VECTOR_ENGINES
 from sb3_reinforce.zoo.checks import UsageError, check_env_id
 
 PROG = "sb3-reinforce-zoo"
@@ -41,9 +43,6 @@ ENV_COMMANDS = frozenset({"train", "enjoy", "record_video"})
 # that share the cores (tuning workers, --n-jobs) then fight over them, ~10x slower on 2 cores
 NUM_THREADS_COMMANDS = frozenset({"train", "enjoy"})
 DEFAULT_NUM_THREADS = 1
-# The --vec-env values of train that the wrapper adds to RL Zoo's dummy and subproc: natively vectorized
-# engines (gymnasium's own vectorized env, EnvPool), through VectorEnvAdapter
-VECTOR_ENGINES = ("native", "envpool")
 PLOT_COMMANDS = frozenset({"plot_train", "plot_from_file", "all_plots"})
 EPILOG = """\
 --algo reinforce (and reinforce_mask, MaskableREINFORCE; reinforce_lstm, RecurrentREINFORCE) works in
@@ -112,7 +111,8 @@ def _run(command: str, args: list[str]) -> None:
     with (
         _command_line(prog, args),
         safe_zoo_files(options.trust_files),
-        _class_attribute(ReinforceExperimentManager, "vector_engine", options.vector_engine),
+        # The same process may run several commands
+        mock.patch.object(ReinforceExperimentManager, "vector_engine", options.vector_engine),
     ):
         if options.save_figures is None:
             entry_point()
@@ -139,24 +139,13 @@ def _wrapper_options(prog: str, command: str, args: list[str]) -> tuple[argparse
         parser.add_argument("--trust-files", action="store_true")
     options, args = parser.parse_known_args(args)
     if command == "train":
-        # RL Zoo's parser takes --vec-env dummy|subproc; the natively vectorized engines are the wrapper's
+        # RL Zoo's parser takes --vec-env dummy|subproc; the natively vectorized engines (VectorEnvAdapter's) are the wrapper's
         engine_parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
         engine_parser.add_argument("--vec-env")
         engine, rest = engine_parser.parse_known_args(args)
         if engine.vec_env in VECTOR_ENGINES:
             options.vector_engine, args = engine.vec_env, rest
     return options, args
-
-
-@contextmanager
-def _class_attribute(cls: type, name: str, value: object) -> Iterator[None]:
-    """Set a class attribute for the duration of a command (the same process may run several)."""
-    saved = getattr(cls, name)
-    setattr(cls, name, value)
-    try:
-        yield
-    finally:
-        setattr(cls, name, saved)
 
 
 def with_default_num_threads(args: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 import sb3_reinforce
 from sb3_reinforce.common.groups import group_env_fns
-from sb3_reinforce.common.vec_env import VectorEnvAdapter
+from sb3_reinforce.common.vec_env import VectorEnvAdapter, make_vector_env
 from sb3_reinforce.zoo.callbacks import MaskableTrialEvalCallback
 from sb3_reinforce.zoo.checks import UsageError, one_line
 from sb3_reinforce.zoo.hyperparams_opt import convert_reinforce_params, has_sampled_names, sample_reinforce_params
@@ -266,13 +266,7 @@ def make_vector_engine(
     """
     if vec_env_kwargs:
         raise UsageError(f"--vec-env {engine} takes no vec_env_kwargs (got {sorted(vec_env_kwargs)})")
-    if engine == "native":
-        vector_env = gym.make_vec(env_id, len(env_fns), vectorization_mode="vector_entry_point", **env_kwargs)
-    else:
-        import envpool
-
-        # A VectorEnv at run time
-        vector_env = envpool.make_gymnasium(env_id, num_envs=len(env_fns), seed=seed, **env_kwargs)  # type: ignore[assignment]
+    vector_env = make_vector_env(engine, env_id, len(env_fns), seed, **env_kwargs)
     return VectorEnvAdapter(vector_env, flag_reset_steps=flag_reset_steps)
 
 
