@@ -263,7 +263,6 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         self._rollout_episode_ends = self._rollout_truncations = 0
         # Whether the env flags the steps it spends resetting (VectorEnvAdapter over a next-step-reset engine)
         flags_reset_steps = bool(getattr(env, "flags_reset_steps", False))
-        reset_steps = None
         # Envs still running the episode they were in once n_rollout_steps were collected
         unfinished = np.ones(env.num_envs, dtype=bool)
         while unfinished.any() and not rollout_buffer.full and self.num_timesteps < self._total_timesteps:
@@ -303,11 +302,14 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
                 for idx in terminal_envs
                 if infos[idx].get("TimeLimit.truncated", False)
             }
+            reset_steps = None
+            episode_ends = dones
             if flags_reset_steps:
-                # A reset step always comes with done
+                # A reset step comes with done, but ends no episode: the env still has to finish the one it starts
                 reset_steps = np.zeros(env.num_envs, dtype=bool)
                 reset_steps[[idx for idx in np.flatnonzero(dones) if RESET_STEP_KEY in infos[idx]]] = True
-            self._rollout_episode_ends += int(dones.sum()) - (0 if reset_steps is None else int(reset_steps.sum()))
+                episode_ends = dones & ~reset_steps
+            self._rollout_episode_ends += int(episode_ends.sum())
             self._rollout_truncations += len(truncation_observations)
             # Stored before the callbacks run, so that a callback stopping training leaves
             # the buffer and the last observation consistent with the envs
@@ -321,8 +323,7 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
             if not continue_training:
                 return False
             if n_steps >= n_rollout_steps:
-                # A reset step ends no episode: the env still has to finish the one it starts
-                unfinished &= ~(dones if reset_steps is None else dones & ~reset_steps)
+                unfinished &= ~episode_ends
         return True
 
     def _update_info_buffer(self, infos: list[dict[str, Any]], dones: np.ndarray | None = None) -> None:
