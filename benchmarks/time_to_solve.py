@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.evaluation import evaluate_policy
 
 from benchmarks.common import comma_separated, machine_line, read_json, write_json
 from benchmarks.hyperparams import load_hyperparams, make_env, make_model
+from benchmarks.sample import PeriodicEvaluation
 
 EVAL_EVERY = 5_000
 EVAL_EPISODES = 10
@@ -73,28 +72,23 @@ TASKS: dict[str, tuple[float, int, tuple[Config, ...]]] = {
 }
 
 
-class StopWhenSolved(BaseCallback):
-    """Evaluate every ``EVAL_EVERY`` steps, recording wall-clock seconds since training started; stop once solved."""
+class StopWhenSolved(PeriodicEvaluation):
+    """The sample suite's evaluation every ``EVAL_EVERY`` steps, timed since training started; stops once solved."""
 
-    def __init__(self, eval_env: Any, threshold: float) -> None:
-        super().__init__()
-        self.eval_env = eval_env
+    def __init__(self, eval_env: Any, threshold: float, budget: int) -> None:
+        super().__init__(eval_env, list(range(EVAL_EVERY, budget + 1, EVAL_EVERY)), EVAL_EPISODES)
         self.threshold = threshold
-        self.next_evaluation = EVAL_EVERY
         self.start = time.perf_counter()
+        # (env steps, mean return, seconds since training started) of each evaluation
         self.evaluations: list[tuple[int, float, float]] = []
 
     def _on_step(self) -> bool:
-        if self.num_timesteps < self.next_evaluation:
+        n_evaluations = len(self.means)
+        super()._on_step()
+        if len(self.means) == n_evaluations:
             return True
-        self.next_evaluation += EVAL_EVERY
-        normalization = self.model.get_vec_normalize_env()
-        if normalization is not None:
-            self.eval_env.obs_rms = normalization.obs_rms.copy()
-        mean, _ = evaluate_policy(self.model, self.eval_env, n_eval_episodes=EVAL_EPISODES, deterministic=True)
-        assert isinstance(mean, float)
-        self.evaluations.append((self.num_timesteps, float(mean), time.perf_counter() - self.start))
-        return mean < self.threshold
+        self.evaluations.append((self.num_timesteps, self.means[-1], time.perf_counter() - self.start))
+        return self.means[-1] < self.threshold
 
 
 def run_one(env_id: str, config: Config, seed: int) -> dict[str, Any]:
@@ -105,7 +99,7 @@ def run_one(env_id: str, config: Config, seed: int) -> dict[str, Any]:
     env = make_env(env_id, hyperparams, seed=seed, engine=config.engine)
     eval_env = make_env(env_id, hyperparams, seed=seed + EVAL_SEED_OFFSET, n_envs=EVAL_ENVS, training=False)
     model = make_model(config.algo, hyperparams, env, seed=seed)
-    callback = StopWhenSolved(eval_env, threshold)
+    callback = StopWhenSolved(eval_env, threshold, budget)
     model.learn(budget, callback=callback)
     solved = bool(callback.evaluations and callback.evaluations[-1][1] >= threshold)
     return {
