@@ -57,7 +57,7 @@ def test_a_seeded_reset_rebases_the_groups_seeds() -> None:
     env.reset()
     wrappers = [env.envs[index] for index in range(env.num_envs)]  # type: ignore[attr-defined]
     assert all(isinstance(wrapper, SharedStarts) and wrapper.base_seed == 11 for wrapper in wrappers)
-    assert all(wrapper.episode == 1 for wrapper in wrappers)
+    assert all(wrapper.next_start == 1 for wrapper in wrappers)
     assert episode_seed(11, 0, 0) != episode_seed(11, 1, 0) != episode_seed(11, 0, 1)
 
 
@@ -110,3 +110,16 @@ def test_group_size_is_saved_and_loaded(tmp_path: Path) -> None:
     loaded = REINFORCE.load(tmp_path / "model.zip", env=make_grouped_vec_env("CartPole-v1", 2, 2, seed=1))
     assert (loaded.baseline, loaded.group_size, loaded.rollout_buffer.group_size) == ("leave_one_out", 2, 2)
     loaded.learn(500)
+
+
+def test_groups_start_alike_again_after_learn_resets_the_envs() -> None:
+    """A second learn() resets the envs when their groups had finished different numbers of episodes."""
+    env = make_grouped_vec_env("CartPole-v1", 2, 2, seed=0)
+    model = REINFORCE("MlpPolicy", env, baseline="leave_one_out", group_size=2, seed=0)
+    model.learn(1_000)
+    n_updates = model._n_updates
+    next_starts = np.array(env.get_attr("next_start")).reshape(-1, 2)
+    assert not (next_starts == next_starts[:, :1]).all(), "the groups' envs count their starts alike: no test"
+    # reset_num_timesteps=True: learn() resets the envs; every update checks that the groups' starts are shared
+    model.learn(1_000)
+    assert model.num_timesteps >= 1_000 and model._n_updates > n_updates

@@ -178,6 +178,26 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         """Hook: forget the episodes the envs were in when ``learn`` resets them."""
         # Episodes carried from before the reset never finish: drop them
         self.rollout_buffer.reset()
+        if self.group_size is not None:
+            self._align_shared_starts()
+
+    def _align_shared_starts(self) -> None:
+        """
+        After ``learn`` reset grouped envs: a group's envs that had finished different numbers of
+        episodes (a learn() that ended or stopped mid-rollout) count their shared starts from
+        different indices, so their next episodes would start apart. Then they are reset again,
+        from a new base seed that all of them share.
+        """
+        assert self.env is not None and self.group_size is not None
+        try:
+            next_starts = np.array(self.env.get_attr("next_start")).reshape(-1, self.group_size)
+        except AttributeError:
+            # Not SharedStarts: the update's check refuses groups whose starts differ
+            return
+        if (next_starts == next_starts[:, :1]).all():
+            return
+        self.env.seed(int(np.random.randint(2**31)))
+        self._last_obs = self.env.reset()  # type: ignore[assignment]
 
     def _make_policy(self) -> ActorCriticPolicy:
         """Hook: the policy, built from ``policy_class`` and ``policy_kwargs``."""

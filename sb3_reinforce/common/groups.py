@@ -40,13 +40,14 @@ class SharedStarts(gym.Wrapper):
         self.env_index = env_index
         self.group = env_index // group_size
         self.base_seed = base_seed
-        self.episode = 0
+        # The index of the next episode, whose start seed the group shares
+        self.next_start = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         if seed is not None:
-            self.base_seed, self.episode = seed - self.env_index, 0
-        start_seed = episode_seed(self.base_seed, self.group, self.episode)
-        self.episode += 1
+            self.base_seed, self.next_start = seed - self.env_index, 0
+        start_seed = episode_seed(self.base_seed, self.group, self.next_start)
+        self.next_start += 1
         return self.env.reset(seed=start_seed, options=options)
 
 
