@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # PyTorch's CPU build; a bare torch requirement would pull a multi-GB CUDA build
 TORCH ?= torch==2.13.0
 
-.PHONY: install train test lint type check-codestyle format clean
+.PHONY: install train test lint type check-codestyle format package clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: install
 
 type: install
 	$(BIN)/mypy
+
+# Build the sdist and wheel, check them, and run the README's quickstart from the wheel in a clean venv
+package: install
+	BIN="$(BIN)" PYTHON="$(PYTHON)" TORCH="$(TORCH)" .ci/package
 
 format: install
 	$(BIN)/ruff check --fix .
