@@ -187,7 +187,7 @@ def test_budget_is_respected_and_logging_keys(tmp_path: Path, baseline: Baseline
         "rollout/ep_rew_mean",
         "time/fps",
         "train/n_episodes",
-        "train/batch_size",
+        "train/n_transitions",
         "train/policy_steps",
     }
     assert common_keys | BASELINE_KEYS[baseline] <= header

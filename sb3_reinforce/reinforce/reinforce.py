@@ -309,7 +309,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         buffer = self.rollout_buffer
         self.logger.record("train/n_episodes", buffer.n_episodes)
         self.logger.record("train/n_cut_segments", buffer.n_cut_segments)
-        self.logger.record("train/batch_size", buffer.n_transitions)
+        self.logger.record("train/n_transitions", buffer.n_transitions)
         if buffer.n_transitions == 0:
             # No episode finished in this rollout (e.g. the budget ran out): nothing to learn from
             return
