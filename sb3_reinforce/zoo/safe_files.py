@@ -49,7 +49,7 @@ VEC_NORMALIZE_SETTINGS = (
 class ZooFileLoader(yaml.SafeLoader):
     """
     PyYAML's safe loader, plus the two Python tags RL Zoo's ``yaml.dump`` writes: ordered dicts and
-    tuples. Any other tag raises :class:`UsageError` naming the file.
+    tuples. Any other tag raises :class:`~sb3_reinforce.zoo.checks.UsageError` naming the file.
     """
 
     def construct_undefined(self, node: yaml.Node) -> None:
