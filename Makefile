@@ -2,18 +2,20 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# PyTorch's CPU build; a bare torch requirement would pull a multi-GB CUDA build
+# PyTorch's CPU build where pip finds it (PyTorch's CPU index, a local wheel cache); from the default
+# index a bare torch requirement is the multi-GB CUDA build on Linux. Override with pip arguments, e.g.
+# make install TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
-.PHONY: install train test lint type check-codestyle format package clean
+.PHONY: install train test lint type check-codestyle format docs package clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[extra,tests]"
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[extra,tests,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,6 +33,10 @@ lint: install
 type: install
 	$(BIN)/mypy
 
+# The documentation site, every warning an error (broken references and links included)
+docs: install
+	$(BIN)/sphinx-build -E -b html -n -W --keep-going docs docs/_build/html
+
 # Build the sdist and wheel, check them, and run the README's quickstart from the wheel in a clean venv
 package: install
 	BIN="$(BIN)" PYTHON="$(PYTHON)" TORCH="$(TORCH)" .ci/package
@@ -40,4 +46,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) outputs docs/_build .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,8 @@ from benchmarks.common import read_json, run_metadata, write_json
 from benchmarks.sample_report import sample_section
 
 SUITES = ("sample", "throughput", "memory")
+# The docs page that sums up every benchmark; each report links to it
+SUMMARY_PAGE = Path(__file__).parent.parent / "docs" / "benchmarks" / "index.md"
 
 
 def _names(value: str) -> list[str]:
@@ -98,6 +100,11 @@ def _nested_reports_line(out: Path) -> list[str]:
     return [f"- More runs, in their own reports: {', '.join(links)}"] if links else []
 
 
+def _summary_link(out: Path) -> str:
+    """The relative link from a report in ``out`` to the benchmarks' summary page of the docs."""
+    return os.path.relpath(SUMMARY_PAGE.resolve(), out.resolve())
+
+
 def write_report(out: Path, meta: dict[str, Any]) -> Path:
     """Rebuild ``results.md`` (and the learning curves) from every JSON file under ``out``."""
     machine = meta["machine"]
@@ -108,8 +115,7 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         f"- Python {machine['python']}, torch {machine['torch']}, stable-baselines3 {machine['stable_baselines3']}, "
         f"gymnasium {machine['gymnasium']}, numpy {machine['numpy']}",
         f"- Report written {meta['date']} by `{meta['command']}`",
-        "- Which of the project's targets these results meet, and what was tried where they are missed: "
-        "the status table in `docs/modules/reinforce.md`",
+        f"- What these results say, beside the other benchmarks: [the benchmarks' summary]({_summary_link(out)})",
         *_nested_reports_line(out),
         "",
         *sample_section(out / "runs", out),
