@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# PyTorch's CPU build where pip finds it (PyTorch's CPU index, a local wheel cache); from the default
-# index a bare torch requirement is the multi-GB CUDA build on Linux. Override with pip arguments, e.g.
-# make install TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+# PyTorch, installed first. Its build is whatever pip's index holds: the CPU build on this project's
+# machines, the multi-GB CUDA build from PyPI on Linux. Override with pip arguments, e.g.
+# make install TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
 .PHONY: install train test lint type check-codestyle format docs package clean
@@ -12,15 +12,21 @@ TORCH ?= torch==2.13.0
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml
+# What `make train` needs: PyTorch, the package and its `extra` (progress bar, plotting)
+$(VENV)/.installed-extra: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[extra]"
+	touch $@
+
+# Everything the checks need
+$(VENV)/.installed: $(VENV)/.installed-extra
 	$(BIN)/pip install --quiet -e ".[extra,tests,docs]"
 	touch $@
 
 install: $(VENV)/.installed
 
-train: install
+train: $(VENV)/.installed-extra
 	$(BIN)/python examples/train.py $(ARGS)
 
 test: install
