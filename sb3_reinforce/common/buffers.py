@@ -22,21 +22,35 @@ class EpisodeBatch:
     The complete episodes of one rollout, flattened in time-major order. A buffer that stores more
     per transition extends it with a field of the same name as its array (see
     ``EpisodicRolloutBuffer.transition_arrays``).
+
+    :param observations: Observation of each transition, ``(n_transitions, *obs_shape)``, or a dict
+        of such tensors for ``Dict`` observations
+    :param actions: Action of each transition as sampled (before clipping): ``(n_transitions,)`` for
+        a ``Discrete`` action space, ``(n_transitions, action_dim)`` otherwise
+    :param episode_steps: Index ``t`` of each transition within its episode (for the optional
+        ``gamma**t`` weight)
+    :param behaviour_log_probs: Log-probability of each carried action under the policy that
+        sampled it (read only where ``carried``: the other entries may hold stale values)
+    :param carried: Whether each transition was collected in an earlier rollout: the start of an
+        episode carried into this one
+    :param n_episodes: Episodes (or cut segments of one) that end in this batch
     """
 
     observations: PyTorchObs
     actions: th.Tensor
     episode_steps: th.Tensor
-    """Index ``t`` of each transition within its episode (for the optional ``gamma**t`` weight)."""
     behaviour_log_probs: th.Tensor
-    """Log-probability of each carried action under the policy that sampled it (0 for the others)."""
     carried: th.Tensor
-    """Whether each transition was collected in an earlier rollout: the start of an episode carried into this one."""
     n_episodes: int
-    """Episodes (or cut segments of one) that end in this batch."""
 
     def select(self, indices: slice | th.Tensor) -> "EpisodeBatch":
-        """The transitions ``indices`` (a slice or index tensor) of every per-transition field."""
+        """
+        The transitions ``indices`` of every per-transition field (tensors, and dicts of them);
+        the other fields (``n_episodes``) are kept as they are.
+
+        :param indices: A slice or an index tensor into the batch's order
+        :return: A batch of the same class
+        """
         selected: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -413,7 +427,11 @@ class EpisodicRolloutBuffer:
         return self.batch_class(**self._transition_fields(*self._tail()), n_episodes=0)
 
     def set_tail_behaviour_log_probs(self, log_probs: np.ndarray) -> None:
-        """Store the collecting policy's log-probabilities of ``tail_batch()``'s actions, in its order."""
+        """
+        Store the collecting policy's log-probabilities of ``tail_batch()``'s actions.
+
+        :param log_probs: One log-probability per transition of ``tail_batch()``, in its order
+        """
         self.behaviour_log_probs[self._tail()] = log_probs
 
     def _first_episode_end(self) -> np.ndarray:

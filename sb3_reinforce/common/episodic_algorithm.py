@@ -549,11 +549,21 @@ class EpisodicOnPolicyAlgorithm(OnPolicyAlgorithm):
         of its range, or one that only unpickling could load (a save by SB3 or an older version, a
         custom class).
 
+        :param path: path to the file (or a file-like) where to load the agent from
+        :param env: the new environment to run the loaded model on (can be None if you only need
+            prediction from a trained model); a gymnasium ``VectorEnv`` is wrapped in
+            :class:`~sb3_reinforce.VectorEnvAdapter`, as the constructor does
+        :param device: Device on which the code should run
+        :param custom_objects: Dictionary of objects to replace upon loading: an entry named here is
+            neither rebuilt nor unpickled: the given value is used instead
+        :param print_system_info: Whether to print system info from the saved model
+            and the current system info (useful to debug loading issues)
+        :param force_reset: Force call to ``reset()`` before training to avoid unexpected behavior
         :param allow_pickle: Trust the file: decode its pickled entries as SB3 does, which runs any
             code they hold. Only for files whose origin you trust; ``custom_objects`` replaces
             single entries instead.
-
-        See ``stable_baselines3.common.base_class.BaseAlgorithm.load`` for the other parameters.
+        :param kwargs: extra arguments to change the model when loading
+        :return: new model instance with loaded parameters
         """
         content = read_model_file(path)
         name = cls.__name__

@@ -16,7 +16,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 
 def episode_seed(base_seed: int, group: int, episode: int) -> int:
-    """The reset seed of the ``episode``-th episode of every env of ``group``."""
+    """
+    The reset seed of the ``episode``-th episode of every env of ``group``.
+
+    :param base_seed: The seed that all of a vectorized env's groups derive theirs from
+    :param group: The group's index (``env_index // group_size``)
+    :param episode: The episode's index in each env of the group, counted from 0 since the last seeded reset
+    :return: A 32-bit seed
+    """
     return int(np.random.SeedSequence([base_seed, group, episode]).generate_state(1)[0])
 
 
@@ -44,6 +51,14 @@ class SharedStarts(gym.Wrapper):
         self.next_start = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """
+        Reset the env from its group's seed of its next episode.
+
+        :param seed: Restart the group's seeds: the base seed becomes ``seed - env_index`` (SB3 seeds
+            env ``i`` with ``s + i``) and the episode count restarts at 0. None: continue the count.
+        :param options: Passed to the env's ``reset``
+        :return: The env's first observation and info
+        """
         if seed is not None:
             self.base_seed, self.next_start = seed - self.env_index, 0
         start_seed = episode_seed(self.base_seed, self.group, self.next_start)
@@ -82,7 +97,13 @@ def make_grouped_vec_env(
 
 
 def group_env_fns(env_fns: list[Callable[[], gym.Env]], group_size: int, base_seed: int) -> list[Callable[[], gym.Env]]:
-    """The env factories of a vectorized env, each env in :class:`SharedStarts` for its index's group."""
+    """
+    The env factories of a vectorized env, each env in :class:`SharedStarts` for its index's group.
+
+    :param env_fns: One factory per env, in the vectorized env's order
+    :param group_size: Envs per group (consecutive factories form a group)
+    :param base_seed: The seed of the groups' episode seeds (see :func:`episode_seed`)
+    """
     return [partial(_shared_starts, env_fn, index, group_size, base_seed) for index, env_fn in enumerate(env_fns)]
 
 

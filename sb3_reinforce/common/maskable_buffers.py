@@ -11,7 +11,18 @@ from sb3_reinforce.common.buffers import EpisodeBatch, EpisodicRolloutBuffer
 
 @dataclasses.dataclass(frozen=True)
 class MaskableEpisodeBatch(EpisodeBatch):
-    """An ``EpisodeBatch`` with the action mask each action was sampled under."""
+    """
+    An ``EpisodeBatch`` with the action mask each action was sampled under.
+
+    :param observations: As in :class:`~sb3_reinforce.common.buffers.EpisodeBatch`
+    :param actions: As in ``EpisodeBatch``
+    :param episode_steps: As in ``EpisodeBatch``
+    :param behaviour_log_probs: As in ``EpisodeBatch``
+    :param carried: As in ``EpisodeBatch``
+    :param n_episodes: As in ``EpisodeBatch``
+    :param action_masks: The mask of each transition, bool ``(n_transitions, mask_dim(action_space))``:
+        True for each choice that was allowed (all True when ``learn(use_masking=False)`` sampled it)
+    """
 
     action_masks: th.Tensor
 
@@ -21,6 +32,7 @@ def mask_dim(action_space: spaces.Space) -> int:
     The length of an action mask, as sb3-contrib's masked distributions take it: one entry per
     choice (``Discrete(n)``: n; ``MultiDiscrete(nvec)``: ``sum(nvec)``; ``MultiBinary(n)``: ``2 * n``).
 
+    :param action_space: A ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` action space
     :raises ValueError: For an action space that cannot be masked
     """
     if isinstance(action_space, spaces.Discrete):

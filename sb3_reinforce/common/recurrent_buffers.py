@@ -19,27 +19,43 @@ class RecurrentEpisodeBatch(EpisodeBatch):
 
     ``select`` does not slice the transitions: it records which of them an evaluation returns
     (``selected``), since evaluating a transition replays its sequence from the first step.
+
+    :param observations: As in :class:`~sb3_reinforce.common.buffers.EpisodeBatch`, in sequence order
+    :param actions: As in ``EpisodeBatch``
+    :param episode_steps: As in ``EpisodeBatch``
+    :param behaviour_log_probs: Log-probability of each action under the policy that sampled it
+        (RecurrentREINFORCE stores it at every step)
+    :param carried: As in ``EpisodeBatch``
+    :param n_episodes: As in ``EpisodeBatch``
+    :param sequence_ids: The sequence of each transition, ``(n_transitions,)``
+    :param sequence_starts: Index of each sequence's first transition, ``(n_sequences,)``
+    :param sequence_lengths: Transitions of each sequence, ``(n_sequences,)``
+    :param sequence_bootstraps: Index in ``bootstrap_observations`` of the observation after each
+        sequence's last step, -1 for none
+    :param bootstrap_observations: Observations after the truncations and cuts, whose critic values
+        bootstrap the returns (None: none)
+    :param initial_states: LSTM states each sequence starts from, ``(4, n_layers, n_sequences, hidden)``
+        (actor hidden and cell, critic hidden and cell): zeros at an episode's start, the state
+        reached at the cut for the rest of a cut episode. None: zeros for every sequence.
+    :param selection: The transitions that evaluations of this batch return, in order (None: all)
     """
 
     sequence_ids: th.Tensor
-    """The sequence of each transition."""
     sequence_starts: th.Tensor
-    """Index of each sequence's first transition."""
     sequence_lengths: th.Tensor
-    """Transitions of each sequence."""
     sequence_bootstraps: th.Tensor
-    """Index in ``bootstrap_observations`` of the observation after each sequence's last step, -1 for none."""
     bootstrap_observations: PyTorchObs | None
-    """Observations after the truncations and cuts, whose critic values bootstrap the returns (None: none)."""
     initial_states: th.Tensor | None
-    """LSTM states each sequence starts from, ``(4, n_layers, n_sequences, hidden)`` (actor hidden and
-    cell, critic hidden and cell): zeros at an episode's start, the state reached at the cut for the
-    rest of a cut episode. None: zeros for every sequence."""
     selection: th.Tensor | slice | None = None
-    """The transitions that evaluations of this batch return, in order (None: all)."""
 
     def select(self, indices: slice | th.Tensor) -> "RecurrentEpisodeBatch":
-        """The batch, with the transitions ``indices`` of the current selection selected."""
+        """
+        The batch, with the transitions ``indices`` of the current selection selected.
+
+        :param indices: A slice or an index tensor into the current selection (into the whole
+            batch when nothing is selected yet)
+        :return: A copy of the batch with ``selection`` narrowed; its tensors are not sliced
+        """
         return dataclasses.replace(self, selection=indices if self.selection is None else self.selected[indices])
 
     @property

@@ -169,14 +169,17 @@ def read_safe_data(members: Mapping[str, bytes]) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class ModelArchive:
-    """The parts of a model file that ``load`` checks before it builds anything."""
+    """
+    The parts of a model file that ``load`` checks before it builds anything.
+
+    :param data: The ``data`` entry, read as JSON only (SB3's pickled values stay undecoded)
+    :param described: ``safe_data.json`` (:func:`read_safe_data`; empty when the file has none)
+    :param policy_shapes: The shape of each tensor of ``policy.pth``, by name
+    """
 
     data: dict[str, Any]
-    """The ``data`` entry, read as JSON only (SB3's pickled values stay undecoded)."""
     described: dict[str, Any]
-    """``safe_data.json`` (:func:`read_safe_data`)."""
     policy_shapes: dict[str, tuple[int, ...]]
-    """The shape of each tensor of ``policy.pth``, by name."""
 
 
 def read_model_archive(content: bytes, algorithm: str) -> ModelArchive:
@@ -270,6 +273,9 @@ def check_described_entries(rebuilt: Mapping[str, Any], schema: Mapping[str, Sav
     Check the entries rebuilt from ``safe_data.json`` (by :func:`safe_custom_objects`) against the
     algorithm's entries.
 
+    :param rebuilt: The entries rebuilt from ``safe_data.json``, by name: pickled in the save, as
+        :func:`check_plain_entries` accepted them
+    :param schema: The algorithm's entries, by name
     :raises ValueError: Naming the first entry of the wrong kind
     """
     for name, value in rebuilt.items():
@@ -286,7 +292,12 @@ def _apply_check(name: str, check: Check, value: Any) -> None:
 
 
 def integer(low: int | None = None, high: int | None = None) -> Check:
-    """A check that a value is an integer (not a bool) in ``[low, high]``."""
+    """
+    A check that a value is an integer (not a bool) in ``[low, high]``.
+
+    :param low: Smallest value allowed (None: no bound)
+    :param high: Largest value allowed (None: no bound)
+    """
 
     def check(value: Any) -> None:
         # JSON gives Python numbers
@@ -299,7 +310,13 @@ def integer(low: int | None = None, high: int | None = None) -> Check:
 
 
 def number(low: float = -math.inf, high: float = math.inf, *, above: bool = False) -> Check:
-    """A check that a value is a finite number (not a bool) in ``[low, high]`` (``(low, high]`` when ``above``)."""
+    """
+    A check that a value is a finite number (not a bool) in ``[low, high]`` (``(low, high]`` when ``above``).
+
+    :param low: Lower bound (included unless ``above``)
+    :param high: Upper bound (included)
+    :param above: Exclude ``low`` itself
+    """
 
     def check(value: Any) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
@@ -311,9 +328,18 @@ def number(low: float = -math.inf, high: float = math.inf, *, above: bool = Fals
 
 
 def one_of(*allowed: Any) -> Check:
-    """A check that a value is one of ``allowed``, of the same type (``True`` is not ``1``)."""
+    """
+    A check that a value is one of ``allowed``, of the same type (``True`` is not ``1``).
+
+    :param allowed: The values allowed
+    """
 
     def check(value: Any) -> None:
+        """
+        Raise ``ValueError`` unless ``value`` is one of the allowed values, of the same type.
+
+        :param value: The entry's value
+        """
         if not any(type(value) is type(option) and value == option for option in allowed):
             raise ValueError(f"{value!r} is not one of {', '.join(map(repr, allowed))}")
 
@@ -321,7 +347,11 @@ def one_of(*allowed: Any) -> Check:
 
 
 def optional(check: Check) -> Check:
-    """``check``, or None."""
+    """
+    ``check``, or None.
+
+    :param check: The check of a value that is not None
+    """
 
     def check_or_none(value: Any) -> None:
         if value is not None:
@@ -341,7 +371,11 @@ def instance_of(*types: type) -> Check:
 
 
 def subclass_of(base: type) -> Check:
-    """A check that a value is ``base`` or a subclass of it."""
+    """
+    A check that a value is ``base`` or a subclass of it.
+
+    :param base: The class that the value must be or derive from
+    """
 
     def check(value: Any) -> None:
         if not (isinstance(value, type) and issubclass(value, base)):
@@ -351,19 +385,37 @@ def subclass_of(base: type) -> Check:
 
 
 def callable_value(value: Any) -> None:
-    """A check that a value is callable (a schedule)."""
+    """
+    A check that a value is callable (a schedule).
+
+    :param value: The entry's value
+    """
     if not callable(value):
         raise ValueError(f"a {type(value).__name__}, which is not callable")
 
 
 def json_object(value: Any) -> None:
-    """A check that a value is a JSON object (a dict with string keys)."""
+    """
+    A check that a value is a JSON object (a dict with string keys).
+
+    :param value: The entry's value
+    """
     if not (isinstance(value, dict) and all(isinstance(key, str) for key in value)):
         raise ValueError(f"{value!r} is not a JSON object")
 
 
 is_none = one_of(None)
+"""
+A check that a value is None.
+
+:param value: The entry's value
+"""
 boolean = one_of(True, False)
+"""
+A check that a value is ``True`` or ``False``.
+
+:param value: The entry's value
+"""
 
 
 def check_spaces_fit_weights(
@@ -414,7 +466,11 @@ def _one_hot_inputs(observation_space: spaces.Space) -> int:
 
 
 def pickled_entry_names(data: Mapping[str, Any]) -> list[str]:
-    """The names of the entries of a save's ``data`` (read as JSON only) that SB3 stored with cloudpickle."""
+    """
+    The names of the entries of a save's ``data`` (read as JSON only) that SB3 stored with cloudpickle.
+
+    :param data: The save's ``data``, read as JSON only
+    """
     return [name for name, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
 
 
@@ -482,13 +538,14 @@ def safe_custom_objects(
 
 
 class UnsafeFileError(ValueError):
-    """A save that only unpickling could load; names each such entry and the opt-ins."""
+    """
+    A save that only unpickling could load; names each such entry and the opt-ins.
+
+    :param refused: The reason each entry cannot be loaded safely, by entry name
+    :param context: What the message starts with (e.g. ``"Cannot load model.zip"``)
+    """
 
     def __init__(self, refused: Mapping[str, str], context: str = "") -> None:
-        """
-        :param refused: The reason each entry cannot be loaded safely, by entry name
-        :param context: What the message starts with (e.g. ``"Cannot load model.zip"``)
-        """
         self.refused = dict(refused)
         details = "; ".join(f"{name!r}: {reason}" for name, reason in refused.items())
         super().__init__(

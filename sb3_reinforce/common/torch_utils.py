@@ -9,31 +9,56 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 
 def select_rows(observations: PyTorchObs, indices: th.Tensor | slice) -> PyTorchObs:
-    """The rows ``indices`` of a batch of (plain or ``Dict``) observations."""
+    """
+    The rows ``indices`` of a batch of (plain or ``Dict``) observations.
+
+    :param observations: A tensor, or a dict of tensors, whose first axis is the batch
+    :param indices: A slice or an index tensor into the first axis
+    """
     if isinstance(observations, dict):
         return {key: value[indices] for key, value in observations.items()}
     return observations[indices]
 
 
 def n_rows(observations: PyTorchObs) -> int:
-    """The number of observations in a (plain or ``Dict``) batch."""
+    """
+    The number of observations in a (plain or ``Dict``) batch.
+
+    :param observations: A tensor, or a dict of tensors, whose first axis is the batch
+    """
     return len(next(iter(observations.values())) if isinstance(observations, dict) else observations)
 
 
 def chunk_slices(n_rows: int, chunk_rows: int) -> list[slice]:
-    """Consecutive slices of at most ``chunk_rows`` rows that cover ``n_rows`` rows."""
+    """
+    Consecutive slices of at most ``chunk_rows`` rows that cover ``n_rows`` rows.
+
+    :param n_rows: Number of rows to cover (0 gives no slice)
+    :param chunk_rows: Most rows per slice, at least 1
+    """
     return [slice(start, min(start + chunk_rows, n_rows)) for start in range(0, n_rows, chunk_rows)]
 
 
 def standardize(values: th.Tensor) -> th.Tensor:
-    """Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value)."""
+    """
+    Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value).
+
+    :param values: The values, any shape (standardized over all their elements)
+    """
     centered = values - values.mean()
     std = values.std(unbiased=False)
     return centered / std if std > 1e-8 else th.zeros_like(values)
 
 
 def approx_kl_divergence(behaviour_log_prob: th.Tensor, log_prob: th.Tensor) -> float:
-    """Low-variance estimate of KL(behaviour || current) from the log-probabilities of the taken actions."""
+    """
+    Low-variance estimate of KL(behaviour || current) from the log-probabilities of the taken
+    actions: the mean of ``(r - 1) - log r``, ``r`` being the ratio of current to behaviour probabilities.
+
+    :param behaviour_log_prob: Log-probabilities of the taken actions under the reference policy (REINFORCE:
+        the one before the batch's first gradient step)
+    :param log_prob: Log-probabilities of the same actions under the current policy, same shape
+    """
     log_ratio = log_prob - behaviour_log_prob
     return th.mean(th.exp(log_ratio) - 1 - log_ratio).item()
 

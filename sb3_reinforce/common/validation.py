@@ -39,6 +39,8 @@ def learning_rate_number(learning_rate: object) -> float:
     """
     A learning rate that is not a schedule, as a float.
 
+    :param learning_rate: The value given (Python or numpy number)
+    :return: ``float(learning_rate)``
     :raises ValueError: Naming ``learning_rate`` unless it is a finite number
     """
     try:

@@ -119,8 +119,16 @@ class MaskableREINFORCE(REINFORCE):
         """
         REINFORCE's ``learn``, sampling under the env's action masks.
 
+        :param total_timesteps: The total number of samples (env steps) to train on (a lower bound:
+            rollouts end on episode ends)
+        :param callback: callback(s) called at every step with state of the algorithm
+        :param log_interval: The number of rollouts (training iterations) between two logs
+        :param tb_log_name: the name of the run for TensorBoard logging
+        :param reset_num_timesteps: whether or not to reset the current timestep number (used in logging)
         :param use_masking: Whether to fetch and apply the env's action masks (MaskablePPO's
             switch); without them every action is allowed.
+        :param progress_bar: Display a progress bar using tqdm and rich
+        :return: the trained model
         """
         if use_masking and self.env is not None and not is_masking_supported(self.env):
             raise ValueError(
@@ -148,5 +156,13 @@ class MaskableREINFORCE(REINFORCE):
         """
         The policy's action for ``observation``, restricted to ``action_masks`` when given (as
         MaskablePPO's ``predict``: it never fetches masks itself).
+
+        :param observation: the input observation
+        :param state: The last hidden states (unused: the policy is not recurrent)
+        :param episode_start: The last episode starts (unused: the policy is not recurrent)
+        :param deterministic: Whether or not to return deterministic actions
+        :param action_masks: The valid choices, one bool per choice (``mask_dim(action_space)`` per
+            env, as the env's ``action_masks()`` gives them); None: every action is allowed
+        :return: the model's action, and ``state`` as given
         """
         return self.policy.predict(observation, state, episode_start, deterministic, action_masks=action_masks)  # type: ignore[call-arg]

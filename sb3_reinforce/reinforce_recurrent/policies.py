@@ -18,7 +18,14 @@ DEFAULT_FORGET_BIAS = 1.0
 
 
 def add_forget_gate_bias(policy: RecurrentActorCriticPolicy, bias: float) -> None:
-    """Add ``bias`` to the forget gate of every layer of the policy's actor and critic LSTMs."""
+    """
+    Add ``bias`` to the forget gate of every layer of the policy's actor and critic LSTMs (a
+    critic without an LSTM of its own is skipped).
+
+    :param policy: The recurrent policy, changed in place
+    :param bias: Added to each forget-gate bias (``bias_hh``; ``DEFAULT_FORGET_BIAS`` by default
+        in RecurrentREINFORCE)
+    """
     for lstm in (policy.lstm_actor, policy.lstm_critic):
         if lstm is None:
             continue
