@@ -10,7 +10,12 @@ class UsageError(Exception):
 
 
 def one_line(error: BaseException) -> str:
-    """An error's message on one line (YAML and database errors span several)."""
+    """
+    An error's message on one line (YAML and database errors span several); its type's name when
+    it has no message.
+
+    :param error: The error to show
+    """
     return " ".join(str(error).split()) or type(error).__name__
 
 

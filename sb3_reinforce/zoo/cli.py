@@ -152,6 +152,8 @@ def with_default_num_threads(args: list[str]) -> list[str]:
     """
     A command's arguments with ``--num-threads 1`` added unless they give ``--num-threads``
     (``--num-threads -1``: torch's default, one thread per core).
+
+    :param args: The command's arguments, after the command's name
     """
     given = any(arg == "--num-threads" or arg.startswith("--num-threads=") for arg in args)
     return args if given else [*args, "--num-threads", str(DEFAULT_NUM_THREADS)]

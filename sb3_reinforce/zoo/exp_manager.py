@@ -205,6 +205,13 @@ class ReinforceExperimentManager(ExperimentManager):
         )
 
     def objective(self, trial: optuna.Trial) -> float:
+        """
+        RL Zoo's objective of one trial, evaluated with the action masks for ``reinforce_mask``, and
+        keeping the configuration's baseline when its envs are grouped (``group_size``).
+
+        :param trial: The Optuna trial to sample the hyperparameters from
+        :return: The trial's result, as RL Zoo computes it (its evaluations' last mean reward)
+        """
         with contextlib.ExitStack() as stack:
             if self.algo == MASK_ALGO:
                 # Trials are evaluated with the masks too
@@ -232,7 +239,13 @@ class ReinforceExperimentManager(ExperimentManager):
 
 
 def check_vector_engine(engine: str, env_id: str, algo: str) -> None:
-    """Raise ``UsageError`` unless ``engine`` (``"native"`` or ``"envpool"``) can make ``env_id`` for ``algo``."""
+    """
+    Raise ``UsageError`` unless ``engine`` (``"native"`` or ``"envpool"``) can make ``env_id`` for ``algo``.
+
+    :param engine: ``"native"`` (gymnasium's own vectorized env) or ``"envpool"``
+    :param env_id: The env id of ``--env``
+    :param algo: RL Zoo's name of the algorithm (``--algo``): ``"native"`` is only for those of this package
+    """
     if engine == "native":
         if gym.spec(env_id).vector_entry_point is None:
             raise UsageError(f"--vec-env native: {env_id} has no vectorized implementation of its own (vector_entry_point)")
@@ -263,6 +276,15 @@ def make_vector_engine(
     ``len(env_fns)`` envs of ``env_id`` stepped by ``engine`` (``"native"``: gymnasium's own
     vectorized env; ``"envpool"``), as a ``VecEnv``: what RL Zoo's ``make_vec_env`` calls in place
     of a ``VecEnv`` class.
+
+    :param env_fns: RL Zoo's env factories: only their number is used
+    :param engine: ``"native"`` or ``"envpool"``
+    :param env_id: The env id
+    :param env_kwargs: Keywords of the env (``env_kwargs`` of the hyperparameters)
+    :param seed: The run's seed (EnvPool's seed; gymnasium's engine is seeded at its first reset)
+    :param flag_reset_steps: See :class:`~sb3_reinforce.VectorEnvAdapter`: True for this package's
+        algorithms, which leave the flagged steps out
+    :param vec_env_kwargs: Must be empty (``UsageError`` otherwise)
     """
     if vec_env_kwargs:
         raise UsageError(f"--vec-env {engine} takes no vec_env_kwargs (got {sorted(vec_env_kwargs)})")
@@ -277,5 +299,13 @@ def make_grouped_envs(
     base_seed: int,
     **vec_env_kwargs: Any,
 ) -> VecEnv:
-    """RL Zoo's envs (``vec_env_cls`` over ``env_fns``) in groups of ``group_size`` that share their starts."""
+    """
+    RL Zoo's envs (``vec_env_cls`` over ``env_fns``) in groups of ``group_size`` that share their starts.
+
+    :param env_fns: RL Zoo's env factories, one per env
+    :param vec_env_cls: The ``VecEnv`` class RL Zoo would use (``DummyVecEnv`` or ``SubprocVecEnv``)
+    :param group_size: Envs per group
+    :param base_seed: The seed of the groups' shared starts (the run's seed)
+    :param vec_env_kwargs: Keywords of ``vec_env_cls``
+    """
     return vec_env_cls(group_env_fns(env_fns, group_size, base_seed), **vec_env_kwargs)

@@ -44,7 +44,11 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
 
 
 def has_sampled_names(params: dict[str, Any]) -> bool:
-    """Whether ``params`` holds a value under Optuna's name (``one_minus_gamma``, a ``net_arch`` name, ...)."""
+    """
+    Whether ``params`` holds a value under Optuna's name (``one_minus_gamma``, a ``net_arch`` name, ...).
+
+    :param params: Hyperparameters by name (e.g. ``-params``)
+    """
     # REINFORCE takes none of these names as keywords
     return any(name in params for name in SAMPLED_NAMES)
 

@@ -53,6 +53,12 @@ class ZooFileLoader(yaml.SafeLoader):
     """
 
     def construct_undefined(self, node: yaml.Node) -> None:
+        """
+        Refuse a node whose tag has no constructor.
+
+        :param node: The node with the unknown tag
+        :raises UsageError: Naming the file and the tag
+        """
         problem = f"holds a Python object ({node.tag}) that only an unsafe YAML load builds"
         raise UsageError(f"{node.start_mark.name}: {problem}; {_TRUST_HINT}")
 
@@ -77,7 +83,8 @@ def literal(text: str) -> Any:
     A Python literal, or ``dict(key=literal, ...)``, read without evaluating code (what RL Zoo's
     ``normalize`` strings hold, e.g. ``"{'norm_obs': False}"`` or ``"dict(norm_reward=True)"``).
 
-    :raises ValueError: For anything else
+    :param text: The Python expression
+    :raises ValueError: For anything else (``SyntaxError`` when ``text`` is not Python)
     """
     node = ast.parse(text, mode="eval").body
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
@@ -130,6 +137,7 @@ def read_yaml(path: str | os.PathLike) -> Any:
     """
     A YAML file that RL Zoo wrote (``config.yml``, ``args.yml``), read as data.
 
+    :param path: The file's path
     :raises UsageError: When it holds any other Python object
     """
     with open(path) as file:
@@ -178,6 +186,10 @@ def checked_wrapper_class(hyperparams: dict[str, Any], key: str = "env_wrapper")
     RL Zoo's ``get_wrapper_class``, for wrapper classes of the allow-listed packages only: a name
     in ``config.yml`` is imported and called, so an arbitrary one could run any installed function.
 
+    :param hyperparams: The run's hyperparameters (``config.yml``)
+    :param key: ``"env_wrapper"`` or ``"vec_env_wrapper"``: its value is a dotted class name, a
+        ``{name: kwargs}`` dict, or a list of them
+    :return: RL Zoo's function that wraps an env in them, or None when ``key`` names none
     :raises UsageError: Naming a wrapper outside ``ALLOWED_WRAPPER_MODULES``
     """
     names = hyperparams.get(key)

@@ -14,12 +14,20 @@ TABLE_CREATION_ATTEMPTS = 5
 
 
 def is_journal_file(storage: str) -> bool:
-    """Whether RL Zoo opens ``storage`` as an Optuna journal file (its rule: the name ends in ``.log``), not a database."""
+    """
+    Whether RL Zoo opens ``storage`` as an Optuna journal file (its rule: the name ends in ``.log``), not a database.
+
+    :param storage: The ``--storage`` value
+    """
     return storage.endswith(".log")
 
 
 def hide_password(storage: str) -> str:
-    """The storage URL with its password masked, for messages."""
+    """
+    The storage URL with its password masked, for messages.
+
+    :param storage: The ``--storage`` value; one that is not a URL is returned unchanged
+    """
     try:
         return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:
