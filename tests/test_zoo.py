@@ -350,7 +350,10 @@ def test_convert_reinforce_params_converts_only_what_is_given() -> None:
         convert_reinforce_params({"net_arch": "tiny", "policy_kwargs": "dict(ortho_init=False)"})
 
 
-@pytest.mark.parametrize("given,expected", [((), 1), (("--num-threads", "2"), 2), (("--num-threads=-1",), 3)])
+@pytest.mark.parametrize(
+    "given,expected",
+    [((), 1), (("--num-threads", "2"), 2), (("--num-threads=-1",), 3), (("--num-thread", "2"), 2), (("--nu=2",), 2)],
+)
 def test_train_uses_one_torch_thread_unless_told(tmp_path: Path, given: tuple[str, ...], expected: int) -> None:
     saved = th.get_num_threads()
     th.set_num_threads(3)  # stands for torch's default, one thread per core

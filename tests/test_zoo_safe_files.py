@@ -29,7 +29,7 @@ from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
 from sb3_reinforce.common.serialization import SAFE_DATA_ENTRY
 from sb3_reinforce.zoo.cli import main
-from sb3_reinforce.zoo.safe_files import literal, load_vec_normalize
+from sb3_reinforce.zoo.safe_files import checked_wrapper_class, literal, load_vec_normalize
 
 ENV_ID = "CartPole-v1"
 
@@ -153,6 +153,10 @@ TAMPERINGS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "config.yml wrapper": (
         _tamper_config("env_wrapper", "{{'pydoc.pipepager': {{'cmd': 'touch {marker}'}}}}"),
         "env_wrapper: 'pydoc.pipepager' is not a wrapper of",
+    ),
+    "config.yml function of an allowed package": (
+        _tamper_config("env_wrapper", "{{'stable_baselines3.common.utils.set_random_seed': {{'seed': 0}}}}"),
+        "env_wrapper: 'stable_baselines3.common.utils.set_random_seed' is not a Wrapper class",
     ),
     "args.yml object": (
         _tamper_args,
@@ -389,3 +393,16 @@ def test_normalize_strings_are_read_as_literals(text: str, value: dict[str, Any]
 def test_normalize_strings_with_code_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         literal(text)
+
+
+@pytest.mark.parametrize(
+    "hyperparams",
+    [
+        {"env_wrapper": "sb3_contrib.common.wrappers.TimeFeatureWrapper"},
+        {"env_wrapper": [{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 10}}]},
+        {"vec_env_wrapper": "stable_baselines3.common.vec_env.VecMonitor"},
+    ],
+)
+def test_wrapper_classes_of_the_allowed_packages_are_taken(hyperparams: dict[str, Any]) -> None:
+    key = next(iter(hyperparams))
+    assert callable(checked_wrapper_class(hyperparams, key))

@@ -41,7 +41,7 @@ def chunk_slices(n_rows: int, chunk_rows: int) -> list[slice]:
 
 def standardize(values: th.Tensor) -> th.Tensor:
     """
-    Zero mean, unit std over the batch; all zeros when the std is 0 (or there is one value).
+    Zero mean, unit std over the batch; all zeros when the std is at most 1e-8 (equal values, or one value).
 
     :param values: The values, any shape (standardized over all their elements)
     """

@@ -155,7 +155,10 @@ def with_default_num_threads(args: list[str]) -> list[str]:
 
     :param args: The command's arguments, after the command's name
     """
-    given = any(arg == "--num-threads" or arg.startswith("--num-threads=") for arg in args)
+    # argparse also takes any unambiguous abbreviation: RL Zoo has no other option starting with --nu
+    given = any(
+        len(option) >= len("--nu") and "--num-threads".startswith(option) for option in (arg.split("=", 1)[0] for arg in args)
+    )
     return args if given else [*args, "--num-threads", str(DEFAULT_NUM_THREADS)]
 
 

@@ -11,6 +11,8 @@ this package load safely anyway (see :meth:`sb3_reinforce.REINFORCE.load`).
 """
 
 import ast
+import importlib
+import inspect
 import json
 import os
 import sys
@@ -20,10 +22,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import rl_zoo3.utils
 import yaml
 from rl_zoo3.utils import ALGOS
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from sb3_reinforce.common.serialization import UnsafeFileError, decode, encode
 from sb3_reinforce.reinforce import REINFORCE
@@ -33,6 +36,8 @@ from sb3_reinforce.zoo.registration import ZOO_ALGORITHMS
 TRUST_OPTION = "--trust-files"
 # Where a safe load takes wrapper classes from (config.yml's env_wrapper and vec_env_wrapper)
 ALLOWED_WRAPPER_MODULES = ("gymnasium", "stable_baselines3", "sb3_contrib", "rl_zoo3", "sb3_reinforce")
+# What each wrapper key must name: RL Zoo calls it with the env and the keywords of config.yml
+WRAPPER_BASES: dict[str, type] = {"env_wrapper": gym.Wrapper, "vec_env_wrapper": VecEnvWrapper}
 # VecNormalize's settings, as its constructor takes them; the statistics are set after construction
 VEC_NORMALIZE_SETTINGS = (
     "training",
@@ -190,13 +195,21 @@ def checked_wrapper_class(hyperparams: dict[str, Any], key: str = "env_wrapper")
     :param key: ``"env_wrapper"`` or ``"vec_env_wrapper"``: its value is a dotted class name, a
         ``{name: kwargs}`` dict, or a list of them
     :return: RL Zoo's function that wraps an env in them, or None when ``key`` names none
-    :raises UsageError: Naming a wrapper outside ``ALLOWED_WRAPPER_MODULES``
+    :raises UsageError: Naming a wrapper outside ``ALLOWED_WRAPPER_MODULES``, or a name there that is no wrapper class
     """
     names = hyperparams.get(key)
     for name in names if isinstance(names, list) else [names]:
         name = next(iter(name)) if isinstance(name, dict) else name
-        if name is not None and not any(name.startswith(f"{module}.") for module in ALLOWED_WRAPPER_MODULES):
+        if name is None:
+            continue
+        if not any(name.startswith(f"{module}.") for module in ALLOWED_WRAPPER_MODULES):
             raise UsageError(f"{key}: {name!r} is not a wrapper of {', '.join(ALLOWED_WRAPPER_MODULES)}; {_TRUST_HINT}")
+        # Within those packages, only a wrapper class: any other callable would be called with the file's keywords
+        module_name, _, attribute = name.rpartition(".")
+        wrapper = getattr(importlib.import_module(module_name), attribute, None)
+        base = WRAPPER_BASES.get(key, gym.Wrapper)
+        if not (inspect.isclass(wrapper) and issubclass(wrapper, base)):
+            raise UsageError(f"{key}: {name!r} is not a {base.__name__} class; {_TRUST_HINT}")
     return _original_get_wrapper_class(hyperparams, key)
 
 
