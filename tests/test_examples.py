@@ -97,22 +97,7 @@ def test_seed_article_setup_is_one_episode_per_update() -> None:
 
 def test_zoo_config(tmp_path: Path) -> None:
     conf = EXAMPLES / "zoo" / "cartpole.yml"
-    zoo(
-        [
-            "train",
-            "--algo",
-            "reinforce",
-            "--env",
-            "CartPole-v1",
-            "-conf",
-            str(conf),
-            "-f",
-            str(tmp_path),
-            "-n",
-            "2000",
-            "--eval-freq",
-            "-1",
-        ]
-    )
+    run = ["train", "--algo", "reinforce", "--env", "CartPole-v1", "-conf", str(conf), "-f", str(tmp_path)]
+    zoo([*run, "-n", "2000", "--eval-freq", "-1"])
     model = sb3_reinforce.REINFORCE.load(tmp_path / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip")
     assert (model.n_envs, model.batch_size, model.gamma) == (8, 256, 0.995)
