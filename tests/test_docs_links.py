@@ -1,6 +1,7 @@
 """The docs' ``{source}`` and ``{test}`` links are checked by the build: a link to nothing fails it."""
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,14 @@ def test_a_link_to_nothing_fails_the_build(tmp_path: Path, link: str) -> None:
     result = build(tmp_path, f"# Page\n\n{{test}}`{link}`\n")
     assert result.returncode != 0
     assert link.split("::")[0] in result.stderr
+
+
+def test_the_docs_pages_that_messages_and_docstrings_name_exist() -> None:
+    root = Path(__file__).parent.parent
+    named = {
+        match
+        for path in (root / "sb3_reinforce").rglob("*.py")
+        for match in re.findall(r"docs/[\w/.-]+?\.md", path.read_text())
+    }
+    assert "docs/guide/recipes.md" in named
+    assert [page for page in sorted(named) if not (root / page).is_file()] == []

@@ -222,7 +222,7 @@ def test_env_without_an_entry_warns_that_default_is_used(own_conf: bool, tmp_pat
     with pytest.warns(UserWarning, match=re.escape(expected)) as caught:
         zoo("train", "--algo", "reinforce", "--env", NO_PRESET_ENV_ID, "--eval-freq", "-1", "-n", 100, "-f", tmp_path, *args)
     message = next(str(warning.message) for warning in caught if str(warning.message).startswith(expected))
-    assert "baseline: 'critic' with normalize: true (see Tuning in docs/modules/reinforce.md)" in message
+    assert "baseline: 'critic' with normalize: true (see docs/guide/recipes.md)" in message
     model = REINFORCE.load(tmp_path / "reinforce" / f"{NO_PRESET_ENV_ID}_1" / f"{NO_PRESET_ENV_ID}.zip")
     assert (model.n_envs, model.baseline) == (2 if own_conf else 8, "mean")
 

@@ -694,7 +694,7 @@ def _time_limit_warning(n_episodes: int) -> str:
         "and without a critic nothing bootstraps them: their returns end at the limit, so they tell how many steps "
         "were left rather than how well the policy did. Tasks whose episodes rarely end before the limit (Acrobot-v1, "
         "MountainCar-v0) do not learn this way at the defaults (measured: Acrobot-v1 stayed at -500): use "
-        "baseline='critic' with VecNormalize, as the Acrobot-v1 preset of the zoo (docs/modules/reinforce.md, Tuning)."
+        "baseline='critic' with VecNormalize, as the Acrobot-v1 preset of the zoo (docs/guide/recipes.md)."
     )
 
 

@@ -127,7 +127,7 @@ class REINFORCE(EpisodicOnPolicyAlgorithm):
         episode's earlier actions (per-decision importance sampling), so the gradient stays the
         current policy's; ``"uncorrected"`` trains on it as if the current policy had collected it
         (the behaviour before 0.1.0, biased); ``"discarded"`` does not train on it. With one env
-        nothing is carried. See the docs' "Episodes that span two rollouts".
+        nothing is carried. See "Episodes that span two rollouts" in the docs (docs/guide/episodes.md).
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)

@@ -138,7 +138,7 @@ class ReinforceExperimentManager(ExperimentManager):
             # RL Zoo only prints "Using 'default' hyperparameters", which hides that the env has no preset
             hint = (
                 "; tasks whose episodes hit the time limit want baseline: 'critic' with normalize: true "
-                "(see Tuning in docs/modules/reinforce.md)"
+                "(see docs/guide/recipes.md)"
                 if self.algo in PRESETS
                 else ""
             )
