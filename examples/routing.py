@@ -4,6 +4,7 @@ A small routing task where invalid-action masking matters: the travelling salesm
     python examples/routing.py                         # MaskableREINFORCE, 8 cities, 300k steps
     python examples/routing.py --cities 10 --timesteps 200000 --seed 1
     python examples/routing.py --envs 32 --group-size 8     # 4 groups of 8 envs, leave-one-out baseline
+    python examples/routing.py --envs 32 --group-size 8 --policy attention   # the attention model, not the MLP
 
 Each episode is a new instance: ``n_cities`` cities drawn uniformly in the unit square (from the
 seed given to ``reset``). The tour starts at city 0; each action names the next city, the reward is
@@ -17,6 +18,10 @@ agent that keeps choosing visited cities cannot loop forever.
 The script trains :class:`~sb3_reinforce.MaskableREINFORCE` and prints its mean tour length on
 fixed evaluation instances beside a random valid tour and the nearest-neighbour heuristic.
 The benchmark (``python -m benchmarks.masking``) compares it with MaskablePPO and unmasked REINFORCE.
+
+``--policy attention`` trains :class:`RoutingPolicy`, a small attention model (Kool, van Hoof and
+Welling 2019) in place of the MLP over the flat observation: it embeds each city, compares them by
+self-attention, and points at the next city, so that renaming the cities renames its choices.
 """
 
 import argparse
@@ -25,9 +30,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.utils import LinearSchedule
 from torch import nn
 
 from sb3_reinforce import MaskableREINFORCE, make_grouped_vec_env
@@ -56,6 +65,18 @@ LEAVE_ONE_OUT_KWARGS: dict[str, Any] = {
     "ent_coef": 1.4e-5,
     "max_grad_norm": 2.8,
     "policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}, "activation_fn": nn.ReLU},
+}
+# The group baseline with RoutingPolicy (--policy attention) in place of the MLP
+ATTENTION_LEAVE_ONE_OUT_KWARGS: dict[str, Any] = {
+    "baseline": "leave_one_out",
+    "n_steps": 8,
+    "batch_size": 64,
+    "gamma": 1.0,
+    # Decayed linearly to 0: at a constant 1e-4 the tours stop improving after 300k steps (8 cities) but
+    # vary by about 0.02 from one evaluation to the next; at 1e-3 the policy collapses to a poor tour
+    "learning_rate": LinearSchedule(1e-4, 0.0, 1.0),
+    "max_grad_norm": 1.0,
+    "policy_kwargs": {"embed_dim": 64, "n_heads": 4, "n_layers": 2},
 }
 LEAVE_ONE_OUT_GROUP_SIZE = 8
 LEAVE_ONE_OUT_N_ENVS = 32
@@ -169,6 +190,152 @@ class RoutingEnv(gym.Env):
 # sb3-reinforce-zoo train --algo reinforce_mask --env RoutingTSP-v0 --gym-packages examples.routing
 ENV_ID = "RoutingTSP-v0"
 gym.register(ENV_ID, entry_point=RoutingEnv)
+
+
+class CityAttention(nn.Module):
+    """
+    The attention model's networks (Kool, van Hoof and Welling 2019, smaller): each city is a token
+    of its 6 observation features, self-attention layers encode them, and each city's logit is its
+    token's compatibility with a context (the graph mean, the current city and the start city), so
+    permuting the cities permutes the logits. The critic's latent pools over the cities.
+
+    Takes the routing env's flat observation (SB3's ``FlattenExtractor`` leaves it as it is) and
+    stands in for SB3's ``MlpExtractor``: ``latent_dim_pi`` is the number of cities (the logits),
+    ``latent_dim_vf`` the embedding size.
+
+    :param n_cities: Number of cities (the observation has ``6 * n_cities`` values)
+    :param embed_dim: Size of each city's embedding
+    :param n_heads: Attention heads (``embed_dim`` must divide by it)
+    :param n_layers: Self-attention layers of the encoder
+    :param logit_clip: The logits are ``logit_clip * tanh(score)``, as in the paper, so that no city's
+        probability collapses to 0 early in training
+    """
+
+    def __init__(self, n_cities: int, embed_dim: int = 64, n_heads: int = 4, n_layers: int = 2, logit_clip: float = 10.0):
+        super().__init__()
+        self.n_cities = n_cities
+        self.embed_dim = embed_dim
+        self.logit_clip = logit_clip
+        self.latent_dim_pi = n_cities
+        self.latent_dim_vf = embed_dim
+        self.embed = nn.Linear(6, embed_dim)
+        # The tour returns to city 0, which its features do not single out (it is visited from the start)
+        self.start = nn.Parameter(th.zeros(embed_dim))
+        layer = nn.TransformerEncoderLayer(embed_dim, n_heads, dim_feedforward=2 * embed_dim, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.context = nn.Linear(3 * embed_dim, embed_dim)
+        # A glimpse of the cities before pointing, as in the paper's decoder
+        self.glimpse = nn.MultiheadAttention(embed_dim, n_heads, batch_first=True)
+        self.keys = nn.Linear(embed_dim, embed_dim, bias=False)
+        self.critic = nn.Sequential(nn.Linear(2 * embed_dim, embed_dim), nn.ReLU())
+
+    def encode(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """
+        The cities' embeddings and the context pooled from them.
+
+        :param features: Observations, shape (batch, 6 * n_cities)
+        :return: Embeddings, shape (batch, n_cities, embed_dim), and the context, (batch, 3 * embed_dim)
+        """
+        n = self.n_cities
+        coordinates = features[:, : 2 * n].reshape(-1, n, 2)
+        offsets = features[:, 2 * n : 4 * n].reshape(-1, n, 2)
+        # Visited flags and the current city's one-hot, one column each
+        flags = features[:, 4 * n :].reshape(-1, 2, n).transpose(1, 2)
+        tokens = self.embed(th.cat([coordinates, offsets, flags], dim=2))
+        tokens = th.cat([tokens[:, :1] + self.start, tokens[:, 1:]], dim=1)
+        embeddings = self.encoder(tokens)
+        current = (flags[:, :, 1:] * embeddings).sum(dim=1)
+        context = th.cat([embeddings.mean(dim=1), current, embeddings[:, 0]], dim=1)
+        return embeddings, context
+
+    def _logits(self, embeddings: th.Tensor, context: th.Tensor) -> th.Tensor:
+        query = self.context(context).unsqueeze(1)
+        query, _ = self.glimpse(query, embeddings, embeddings, need_weights=False)
+        scores = (self.keys(embeddings) @ query.transpose(1, 2)).squeeze(2) / self.embed_dim**0.5
+        return self.logit_clip * th.tanh(scores)
+
+    def _value_latent(self, context: th.Tensor) -> th.Tensor:
+        # Invariant to the cities' order: the graph mean and the current city (the start reaches both through attention)
+        return self.critic(context[:, : 2 * self.embed_dim])
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """
+        :param features: Observations, shape (batch, 6 * n_cities)
+        :return: The logits of the cities and the critic's latent, from one pass of the encoder
+        """
+        embeddings, context = self.encode(features)
+        return self._logits(embeddings, context), self._value_latent(context)
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        """
+        :param features: Observations, shape (batch, 6 * n_cities)
+        :return: The logits of the cities
+        """
+        return self._logits(*self.encode(features))
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        """
+        :param features: Observations, shape (batch, 6 * n_cities)
+        :return: The critic's latent
+        """
+        return self._value_latent(self.encode(features)[1])
+
+
+class RoutingPolicy(MaskableActorCriticPolicy):
+    """
+    sb3-contrib's maskable actor-critic policy with :class:`CityAttention` in place of the MLP: the
+    latent of the actor is already the cities' logits, so ``action_net`` is the identity. For
+    MaskableREINFORCE and MaskablePPO on :class:`RoutingEnv`.
+
+    :param observation_space: The routing env's observation space (``6 * n_cities`` values)
+    :param action_space: The routing env's action space (``Discrete(n_cities)``)
+    :param lr_schedule: Learning rate schedule
+    :param embed_dim: Size of each city's embedding
+    :param n_heads: Attention heads
+    :param n_layers: Self-attention layers
+    :param ortho_init: Whether to initialize the layers orthogonally, as SB3's MLPs (off: PyTorch's
+        own initialization of the attention layers)
+    :param kwargs: ``MaskableActorCriticPolicy``'s other arguments (``net_arch`` and
+        ``activation_fn`` are not used)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        embed_dim: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        ortho_init: bool = False,
+        **kwargs: Any,
+    ):
+        self.embed_dim = embed_dim
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        super().__init__(observation_space, action_space, lr_schedule, ortho_init=ortho_init, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        assert isinstance(self.action_space, spaces.Discrete)
+        self.mlp_extractor = CityAttention(int(self.action_space.n), self.embed_dim, self.n_heads, self.n_layers)  # type: ignore[assignment]
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        super()._build(lr_schedule)
+        self.action_net = nn.Identity()
+        # Again, without the replaced Linear layer's parameters
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {
+            **super()._get_constructor_parameters(),
+            "embed_dim": self.embed_dim,
+            "n_heads": self.n_heads,
+            "n_layers": self.n_layers,
+        }
+
+
+# The policies of --policy: sb3-contrib's MLP over the flat observation, or the attention model
+POLICIES: dict[str, str | type[MaskableActorCriticPolicy]] = {"mlp": "MlpPolicy", "attention": RoutingPolicy}
 
 
 def make_env(masked: bool, n_cities: int = 8, invalid_penalty: float = 1.0, max_steps_factor: int = 4) -> RoutingEnv:
@@ -348,7 +515,13 @@ def evaluate(
 
 
 def train(
-    timesteps: int, seed: int = 0, n_cities: int = 8, n_envs: int = N_ENVS, group_size: int | None = None, **kwargs: Any
+    timesteps: int,
+    seed: int = 0,
+    n_cities: int = 8,
+    n_envs: int = N_ENVS,
+    group_size: int | None = None,
+    policy: str = "mlp",
+    **kwargs: Any,
 ) -> MaskableREINFORCE:
     """
     Train MaskableREINFORCE on the masked routing env.
@@ -360,6 +533,8 @@ def train(
     :param group_size: With a group size, ``n_envs / group_size`` groups of envs solve the same
         instances, and each tour's baseline is the mean length of the group's other tours
         (``LEAVE_ONE_OUT_KWARGS`` instead of ``REINFORCE_KWARGS``)
+    :param policy: ``"mlp"`` (sb3-contrib's ``MlpPolicy``) or ``"attention"`` (:class:`RoutingPolicy`,
+        with ``ATTENTION_LEAVE_ONE_OUT_KWARGS`` for the group baseline)
     :param kwargs: MaskableREINFORCE's arguments, overriding the settings
     """
     env_kwargs = {"masked": True, "n_cities": n_cities}
@@ -368,8 +543,10 @@ def train(
         settings = REINFORCE_KWARGS
     else:
         env = make_grouped_vec_env(make_env, n_envs // group_size, group_size, seed=seed, env_kwargs=env_kwargs)
-        settings = {**LEAVE_ONE_OUT_KWARGS, "group_size": group_size}
-    model = MaskableREINFORCE("MlpPolicy", env, seed=seed, **{**settings, **kwargs})
+        group_settings = ATTENTION_LEAVE_ONE_OUT_KWARGS if policy == "attention" else LEAVE_ONE_OUT_KWARGS
+        settings = {**group_settings, "group_size": group_size}
+    # MaskableREINFORCE's annotation names SB3's ActorCriticPolicy; it takes sb3-contrib's maskable policies
+    model = MaskableREINFORCE(POLICIES[policy], env, seed=seed, **{**settings, **kwargs})  # type: ignore[arg-type]
     return model.learn(timesteps)
 
 
@@ -383,9 +560,20 @@ def main() -> None:
     parser.add_argument(
         "--group-size", type=int, help="envs per group that solve the same instances (leave-one-out baseline, no critic)"
     )
+    parser.add_argument("--policy", choices=sorted(POLICIES), default="mlp", help="the policy network (default mlp)")
+    parser.add_argument("--learning-rate", type=float, help="overrides the settings' learning rate")
     args = parser.parse_args()
 
-    model = train(args.timesteps, seed=args.seed, n_cities=args.cities, n_envs=args.envs, group_size=args.group_size)
+    overrides = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
+    model = train(
+        args.timesteps,
+        seed=args.seed,
+        n_cities=args.cities,
+        n_envs=args.envs,
+        group_size=args.group_size,
+        policy=args.policy,
+        **overrides,
+    )
     result = evaluate(model, masked=True, n_instances=args.instances, n_cities=args.cities)
     cities = instances(args.instances, args.cities)
     rng = np.random.default_rng(args.seed)

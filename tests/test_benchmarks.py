@@ -353,3 +353,21 @@ def test_masking_benchmark_runs_the_group_baseline_and_reports_the_optimum(tmp_p
     optimum = float(report.split("| optimal (Held-Karp) (no training) | | | ")[1].split(" ")[0])
     two_opt = float(report.split("| 2-opt (from nearest neighbour) (no training) | | | ")[1].split(" ")[0])
     assert 0 < optimum <= two_opt
+
+
+def test_masking_benchmark_trains_the_attention_policy_in_its_own_folder(tmp_path: Path) -> None:
+    argv = ["--budget", "256", "--seeds", "1", "--workers", "1", "--cities", "5", "--policy", "attention"]
+    with pytest.raises(SystemExit):
+        masking.main([*argv, "--algos", "REINFORCE-penalty", "--out", str(tmp_path)])
+    assert masking.main([*argv, "--algos", "MaskableREINFORCE-leave-one-out", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "runs" / "MaskableREINFORCE-leave-one-out__256__seed0__5cities.json").read_text())
+    assert result["finished"] and result["policy"] == "attention"
+    assert result["hyperparams"]["policy_kwargs"] == masking.ATTENTION_LEAVE_ONE_OUT_KWARGS["policy_kwargs"]
+    report = (tmp_path / "results.md").read_text()
+    assert "| MaskableREINFORCE-leave-one-out | 1 |" in report and "`RoutingPolicy` (examples/routing.py)" in report
+    assert "MlpPolicy" not in report
+    # An MLP run in the same folder cannot share its report
+    mlp_run = {**result, "policy": "mlp"}
+    (tmp_path / "runs" / "mlp.json").write_text(json.dumps(mlp_run))
+    with pytest.raises(ValueError, match="policies"):
+        masking.main([*argv, "--report-only", "--out", str(tmp_path)])
