@@ -399,13 +399,14 @@ HOW_CHOSEN = {
     "attention": (
         "- How they were chosen: the group baseline keeps the MLP's rollouts (32 envs in groups of 8, 8 steps), "
         "minibatches of 64 and `gamma`, with the gradient clip of Kool et al. (1.0) and no entropy bonus. "
-        "Single-seed probes at a constant learning rate (seed 0, 8 cities unless named; `python examples/routing.py "
-        "--envs 32 --group-size 8 --policy attention --learning-rate LR --timesteps T`): 1e-3 at 200k steps 4.150 "
-        "(the policy collapsed to poor tours), 3e-4 at 100k 2.753, 1e-4 at 100k 2.708 and at 200k 2.688, 2e-4 at 200k "
-        "2.692; 20 cities, 1e-4 at 100k 4.191. At a constant 1e-4 over 600k steps: 2.643, 2.653, 2.672 on seeds 0-2, "
-        "the evaluations from 300k steps on varying between 2.65 and 2.70; decayed linearly to 0, seed 2 ended at "
-        "2.651, hence the schedule. The embedding size (64), heads (4) and layers (2) were not tuned. MaskablePPO "
-        "keeps its MLP settings but for the learning rate: the group baseline's schedule (not tuned for PPO)."
+        "Single-seed probes at a constant learning rate (seed 0, 8 cities unless named; `OMP_NUM_THREADS=1 python "
+        "examples/routing.py --envs 32 --group-size 8 --policy attention --learning-rate LR --timesteps T`): "
+        "1e-3 at 200k steps 4.150 (the policy collapsed to poor tours), 3e-4 at 100k 2.753, 1e-4 at 100k 2.708 "
+        "and at 200k 2.688, 2e-4 at 200k 2.692; 20 cities, 1e-4 at 100k 4.191. At a constant 1e-4 over 600k "
+        "steps: 2.643, 2.653, 2.672 on seeds 0-2, the evaluations from 300k steps on varying between 2.65 and "
+        "2.70; decayed linearly to 0, seed 2 ended at 2.651, hence the schedule. The embedding size (64), heads "
+        "(4) and layers (2) were not tuned. MaskablePPO keeps its MLP settings but for the learning rate: the "
+        "group baseline's schedule (not tuned for PPO)."
     ),
 }
 
