@@ -546,7 +546,7 @@ def train(
         group_settings = ATTENTION_LEAVE_ONE_OUT_KWARGS if policy == "attention" else LEAVE_ONE_OUT_KWARGS
         settings = {**group_settings, "group_size": group_size}
     # MaskableREINFORCE's annotation names SB3's ActorCriticPolicy; it takes sb3-contrib's maskable policies
-    model = MaskableREINFORCE(POLICIES[policy], env, seed=seed, **{**settings, **kwargs})  # type: ignore[arg-type]
+    model = MaskableREINFORCE(POLICIES[policy], env, seed=seed, **{**settings, **kwargs})
     return model.learn(timesteps)
 
 

@@ -206,5 +206,5 @@ def test_maskable_ppo_and_the_critic_baseline_train_the_attention_policy() -> No
     assert all(not th.equal(old, new) for old, new in zip(before, ppo.policy.parameters(), strict=True))
     assert evaluate(ppo, masked=True, n_instances=2, n_cities=5).complete_rate == 1.0
     env = make_vec_env(make_env, n_envs=2, seed=0, env_kwargs=env_kwargs)
-    critic = MaskableREINFORCE(RoutingPolicy, env, baseline="critic", n_steps=8, seed=0)  # type: ignore[arg-type]
+    critic = MaskableREINFORCE(RoutingPolicy, env, baseline="critic", n_steps=8, seed=0)
     assert critic.learn(64).num_timesteps >= 64

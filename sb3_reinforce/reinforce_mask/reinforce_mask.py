@@ -47,10 +47,11 @@ class MaskableREINFORCE(REINFORCE):
     action_space_types: ClassVar[tuple[type[spaces.Space], ...]] = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
     default_rollout_buffer_class: ClassVar[type[EpisodicRolloutBuffer]] = MaskableEpisodicRolloutBuffer
 
-    def __init__(self, policy: str | type[ActorCriticPolicy], env: AnyEnv | str, **kwargs: Any):
+    def __init__(self, policy: str | type[MaskableActorCriticPolicy], env: AnyEnv | str, **kwargs: Any):
         if kwargs.get("use_sde"):
             raise ValueError("use_sde=True: sb3-contrib's maskable policies have no gSDE")
-        super().__init__(policy, env, **kwargs)
+        # sb3-contrib's maskable policies are no ActorCriticPolicy, the type SB3's annotation names (as for MaskablePPO)
+        super().__init__(policy, env, **kwargs)  # type: ignore[arg-type]
         self.use_masking = True
 
     def _excluded_save_params(self) -> list[str]:
