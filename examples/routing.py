@@ -545,7 +545,6 @@ def train(
         env = make_grouped_vec_env(make_env, n_envs // group_size, group_size, seed=seed, env_kwargs=env_kwargs)
         group_settings = ATTENTION_LEAVE_ONE_OUT_KWARGS if policy == "attention" else LEAVE_ONE_OUT_KWARGS
         settings = {**group_settings, "group_size": group_size}
-    # MaskableREINFORCE's annotation names SB3's ActorCriticPolicy; it takes sb3-contrib's maskable policies
     model = MaskableREINFORCE(POLICIES[policy], env, seed=seed, **{**settings, **kwargs})
     return model.learn(timesteps)
 
