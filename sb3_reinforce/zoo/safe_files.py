@@ -11,7 +11,6 @@ this package load safely anyway (see :meth:`sb3_reinforce.REINFORCE.load`).
 """
 
 import ast
-import importlib
 import inspect
 import json
 import os
@@ -25,7 +24,7 @@ from typing import Any
 import gymnasium as gym
 import rl_zoo3.utils
 import yaml
-from rl_zoo3.utils import ALGOS
+from rl_zoo3.utils import ALGOS, get_class_by_name
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from sb3_reinforce.common.serialization import UnsafeFileError, decode, encode
@@ -204,9 +203,12 @@ def checked_wrapper_class(hyperparams: dict[str, Any], key: str = "env_wrapper")
             continue
         if not any(name.startswith(f"{module}.") for module in ALLOWED_WRAPPER_MODULES):
             raise UsageError(f"{key}: {name!r} is not a wrapper of {', '.join(ALLOWED_WRAPPER_MODULES)}; {_TRUST_HINT}")
-        # Within those packages, only a wrapper class: any other callable would be called with the file's keywords
-        module_name, _, attribute = name.rpartition(".")
-        wrapper = getattr(importlib.import_module(module_name), attribute, None)
+        # Within those packages, only a wrapper class: any other callable would be called with the file's keywords.
+        # Resolved as RL Zoo resolves it next
+        try:
+            wrapper = get_class_by_name(name)
+        except AttributeError:
+            wrapper = None
         base = WRAPPER_BASES.get(key, gym.Wrapper)
         if not (inspect.isclass(wrapper) and issubclass(wrapper, base)):
             raise UsageError(f"{key}: {name!r} is not a {base.__name__} class; {_TRUST_HINT}")
